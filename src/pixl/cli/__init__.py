@@ -1,0 +1,55 @@
+"""The `pixl` command line: parse, call, report. No logic lives here.
+
+Each sub-command is a module of this package with ``register(subparsers)``; the module's handler
+returns an exit code. A user error (``PixlError``) is printed as one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pixl.errors import PixlError
+
+# Sub-command modules, in the order `pixl --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "pixl.cli.data",
+    "pixl.cli.train",
+    "pixl.cli.demo",
+    "pixl.cli.evaluate",
+    "pixl.cli.predict",
+    "pixl.cli.visualize",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixl", description="Pixel learning for segmentation.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:  # command not built yet in this checkout
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except PixlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
