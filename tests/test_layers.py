@@ -1,0 +1,75 @@
+"""The one-way layers of DESIGN.md section 1, checked on the import statements of every source file."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "pixl"
+# Lowest first: a layer may import itself and the layers before it, never those after it.
+LAYERS = ("config", "core", "data", "models", "visualization", "evaluation", "engine", "cli")
+SHARED = {"errors"}  # below every layer; core stays free of it (core imports torch only)
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "pixl" or len(parts) == 1:
+        return None
+    return parts[1]
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, node.lineno))
+    return found
+
+
+def _source_files() -> list[Path]:
+    return sorted(SRC.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _source_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_point_downwards(path: Path):
+    relative = path.relative_to(SRC)
+    own = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+    for module, line in _imports(path):
+        target = _layer(module)
+        if target is None or own not in LAYERS:
+            continue
+        where = f"{relative}:{line} imports {module}"
+        if target in SHARED:
+            assert own != "core", f"{where}: pixl.core imports torch only"
+            continue
+        assert target in LAYERS, f"{where}: unknown layer {target!r}"
+        assert LAYERS.index(target) <= LAYERS.index(own), f"{where}: {own} may not import {target}"
+
+
+def test_core_imports_torch_and_the_standard_library_only():
+    for path in sorted((SRC / "core").rglob("*.py")):
+        for module, line in _imports(path):
+            top = module.split(".")[0]
+            allowed = top in ("torch", "__future__") or top in sys.stdlib_module_names
+            allowed = allowed or module.startswith("pixl.core")
+            assert allowed, f"core/{path.name}:{line} imports {module}"
+
+
+def test_every_layer_exists():
+    present = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert {
+        "core",
+        "config",
+        "data",
+        "models",
+        "engine",
+        "evaluation",
+        "visualization",
+        "cli",
+    } <= present
