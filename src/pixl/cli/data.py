@@ -1,0 +1,42 @@
+"""``pixl data prepare {cityscapes,gta5,synthia,digits} ROOT [--workers N] [--seed S]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("data", help="prepare datasets", description="Dataset tools.")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    prepare = actions.add_parser(
+        "prepare",
+        help="check a dataset, convert its labels to train ids, count classes for RCS",
+        description=(
+            "Check the official layout, write *_labelTrainIds.png once (re-runs skip finished "
+            "files) and the class statistics JSON; 'digits' generates DigitScenes in ROOT."
+        ),
+    )
+    prepare.add_argument("kind", choices=("cityscapes", "gta5", "synthia", "digits"))
+    prepare.add_argument("root", help="the dataset folder (for digits: where to write it)")
+    prepare.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    prepare.add_argument("--seed", type=int, default=0, help="DigitScenes generation seed")
+    prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    prepare.set_defaults(handler=run_prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from pixl.data import prepare_dataset
+
+    report = prepare_dataset(
+        args.kind, args.root, workers=args.workers, seed=args.seed, progress=not args.no_progress
+    )
+    print(
+        f"{report.kind} at {report.root}: {report.converted} written, {report.skipped} already "
+        f"done, {len(report.problems)} problems ({report.seconds:.1f} s)"
+    )
+    for path in report.stats_files:
+        print(f"class statistics: {path}")
+    for problem in report.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 0 if report.ok else 1

@@ -1,0 +1,266 @@
+"""DigitScenes: a small, real domain shift generated deterministically from installed packages.
+
+Handwritten digits from scikit-learn (``load_digits``) are placed, scaled and slightly rotated on
+128x128 canvases. Source "synth": flat or gradient colours, clean hard edges. Target "photo":
+backgrounds cut from real photographs shipped with scikit-learn and scikit-image, digits blended
+MNIST-M style (the photo inverted under the stroke), then blur and noise. Source and target use
+disjoint digit samples (first and second half of the set). Classes: 0 background, 1..10 the
+digits 0..9. Written in the Cityscapes layout (city folder = domain) with train-id labels, so the
+same loader reads it; splits ``source_train``, ``target_train`` (labels written for SSL, ignored for
+UDA), ``target_val``, plus ``splits/target_train_1_30.txt`` for semi-supervised runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.progress import track
+
+from pixl.data.info import DIGIT_CLASSES
+from pixl.data.io import write_png_atomic, write_rgb_atomic
+from pixl.data.prepare import PrepareReport
+from pixl.data.stats import build_stats, class_stats_path, count_classes, save_stats
+from pixl.errors import DataError
+
+DEFAULT_SIZES: dict[str, int] = {"source_train": 1000, "target_train": 1000, "target_val": 200}
+_DOMAIN = {"source_train": "synth", "target_train": "photo", "target_val": "photo"}
+_SPLIT_CODE = {"source_train": 0, "target_train": 1, "target_val": 2}
+PHOTOS: tuple[str, ...] = (
+    "sklearn:china",
+    "sklearn:flower",
+    "skimage:astronaut",
+    "skimage:chelsea",
+    "skimage:coffee",
+    "skimage:rocket",
+    "skimage:brick",
+    "skimage:grass",
+    "skimage:gravel",
+)
+MANIFEST = "pixl_digits.json"
+
+
+@functools.lru_cache(maxsize=1)
+def _digit_pools() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Digit images in [0, 1] and classes: source = first half, target = second half."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images, targets = digits.images.astype(np.float32) / 16.0, digits.target.astype(np.int64)
+    half = len(images) // 2
+    return {"synth": (images[:half], targets[:half]), "photo": (images[half:], targets[half:])}
+
+
+@functools.lru_cache(maxsize=1)
+def _photos() -> tuple[np.ndarray, ...]:
+    """The bundled photographs as float32 RGB in [0, 255]."""
+    import skimage.data
+    from sklearn.datasets import load_sample_image
+
+    out = []
+    for ref in PHOTOS:
+        source, name = ref.split(":")
+        image = (
+            load_sample_image(f"{name}.jpg")
+            if source == "sklearn"
+            else getattr(skimage.data, name)()
+        )
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
+        out.append(image[:, :, :3].astype(np.float32))
+    return tuple(out)
+
+
+def _digit_alpha(digit: np.ndarray, height: int, angle: float) -> np.ndarray:
+    """An 8x8 digit scaled to ``height`` px and rotated by ``angle`` degrees. Shape: [s, s]."""
+    alpha = cv2.resize(digit, (height, height), interpolation=cv2.INTER_CUBIC)
+    rotation = cv2.getRotationMatrix2D((height / 2, height / 2), angle, 1.0)
+    alpha = cv2.warpAffine(alpha, rotation, (height, height), flags=cv2.INTER_LINEAR)
+    return np.clip(alpha, 0.0, 1.0)
+
+
+def _random_color(rng: np.random.Generator) -> np.ndarray:
+    return rng.uniform(0, 255, size=3).astype(np.float32)
+
+
+def _synth_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    first, second = _random_color(rng), _random_color(rng)
+    if rng.random() < 0.5:
+        return np.broadcast_to(first, (size, size, 3)).copy()
+    angle = rng.uniform(0, 2 * math.pi)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / max(size - 1, 1)
+    ramp = (xs * math.cos(angle) + ys * math.sin(angle))[:, :, None]
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    return first * (1 - ramp) + second * ramp
+
+
+def _photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random square window of a random photo (random zoom and flip), resized to ``size``."""
+    photos = _photos()
+    photo = photos[int(rng.integers(len(photos)))]
+    shortest = min(photo.shape[:2])
+    window = int(rng.integers(min(size, shortest), shortest + 1))
+    top = int(rng.integers(0, photo.shape[0] - window + 1))
+    left = int(rng.integers(0, photo.shape[1] - window + 1))
+    crop = photo[top : top + window, left : left + window]
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
+
+
+def render_scene(
+    domain: str, rng: np.random.Generator, size: int = 128
+) -> tuple[np.ndarray, np.ndarray]:
+    """One scene: uint8 RGB image ``[size, size, 3]`` and train ids ``[size, size]``."""
+    images, targets = _digit_pools()[domain]
+    canvas = _synth_background(rng, size) if domain == "synth" else _photo_crop(rng, size)
+    label = np.zeros((size, size), dtype=np.uint8)
+    for _ in range(int(rng.integers(3, 7))):
+        pick = int(rng.integers(len(images)))
+        side = round(size * rng.uniform(0.2, 0.38))
+        alpha = _digit_alpha(images[pick], side, rng.uniform(-15, 15))
+        top, left = int(rng.integers(0, size - side + 1)), int(rng.integers(0, size - side + 1))
+        region = canvas[top : top + side, left : left + side]
+        stroke = alpha > 0.5
+        if domain == "synth":  # flat colour, hard edge, kept apart from the background
+            color = _random_color(rng)
+            if np.abs(color - region.mean(axis=(0, 1))).mean() < 60:
+                color = 255.0 - region.mean(axis=(0, 1))
+            region[stroke] = color
+        else:  # MNIST-M: photo inverted under the (soft) stroke
+            a = alpha[:, :, None]
+            region[:] = np.abs(region - a * 255.0)
+        label[top : top + side, left : left + side][stroke] = targets[pick] + 1
+    if domain == "photo":
+        canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(0.5, 1.2))
+        canvas = canvas + rng.normal(0.0, rng.uniform(3.0, 10.0), canvas.shape)
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), label
+
+
+def _paths(root: Path, split: str, index: int) -> tuple[str, Path, Path]:
+    domain = _DOMAIN[split]
+    name = f"{domain}_{split.split('_')[1]}_{index:05d}"
+    image = root / "leftImg8bit" / split / domain / f"{name}_leftImg8bit.png"
+    label = root / "gtFine" / split / domain / f"{name}_gtFine_labelTrainIds.png"
+    return name, image, label
+
+
+def _make_one(args: tuple[Path, str, int, int, int]) -> tuple[str, dict[int, int], bool]:
+    root, split, index, seed, size = args
+    name, image_path, label_path = _paths(root, split, index)
+    rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
+    image, label = render_scene(_DOMAIN[split], rng, size)
+    written = not (image_path.is_file() and label_path.is_file())
+    if written:
+        write_rgb_atomic(image_path, image)
+        write_png_atomic(label_path, label)
+    return name, count_classes(label, len(DIGIT_CLASSES)), written
+
+
+def _check_manifest(root: Path, manifest: dict) -> None:
+    path = root / MANIFEST
+    if path.is_file():
+        previous = json.loads(path.read_text())
+        changed = {k: (previous.get(k), v) for k, v in manifest.items() if previous.get(k) != v}
+        if changed:
+            what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in changed.items())
+            raise DataError(
+                f"{path}: this folder holds DigitScenes with {what}; use another folder"
+            )
+    root.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=1))
+
+
+def _ssl_subset(root: Path, names: list[str], seed: int) -> Path:
+    """Seeded 1/30 of target_train, for semi-supervised runs."""
+    rng = np.random.default_rng([seed, 30])
+    count = max(1, round(len(names) / 30))
+    chosen = sorted(names[i] for i in rng.choice(len(names), size=count, replace=False))
+    path = root / "splits" / "target_train_1_30.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{n}\n" for n in chosen))
+    return path
+
+
+def write_dataset_card(
+    root: Path, stats: dict[str, np.ndarray], sizes: dict[str, int], seed: int, image_size: int
+) -> Path:
+    """``ROOT/dataset_card.md``: provenance, sizes and class frequencies per split."""
+    lines = [
+        "# DigitScenes",
+        "",
+        f"Generated by `pixl data prepare digits` (seed {seed}), {image_size}x{image_size} px,",
+        "11 classes (background, digits 0-9). Digits: scikit-learn `load_digits` (source: first",
+        "half of the samples, target: second half). Photographs: " + ", ".join(PHOTOS) + ".",
+        "Source `synth`: flat/gradient colours, hard edges. Target `photo`: photo backgrounds,",
+        "MNIST-M-style digits, blur and noise. `splits/target_train_1_30.txt`: seeded SSL subset.",
+        "",
+        "| split | domain | images |",
+        "|---|---|---|",
+        *(f"| {s} | {_DOMAIN[s]} | {n} |" for s, n in sizes.items()),
+        "",
+        "Class pixel frequencies (%):",
+        "",
+        "| class | " + " | ".join(sizes) + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+    for c, name in enumerate(DIGIT_CLASSES):
+        cells = [f"{100 * stats[s][c]:.2f}" for s in sizes]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    path = root / "dataset_card.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def generate_digit_scenes(
+    root: str | Path,
+    *,
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    image_size: int = 128,
+    workers: int = 1,
+    progress: bool = False,
+) -> PrepareReport:
+    """Write DigitScenes under ``root``; identical bytes for one seed; re-runs skip done files."""
+    root = Path(root)
+    sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
+    if set(sizes) != set(DEFAULT_SIZES) or min(sizes.values()) < 1 or image_size < 32:
+        raise DataError(f"DigitScenes sizes need {sorted(DEFAULT_SIZES)} >= 1 and image_size >= 32")
+    _check_manifest(root, {"seed": seed, "sizes": sizes, "image_size": image_size})
+    report = PrepareReport("digits", root)
+    jobs = {
+        split: [(root, split, i, seed, image_size) for i in range(n)] for split, n in sizes.items()
+    }
+    for split in sizes:
+        for folder in ("leftImg8bit", "gtFine"):
+            (root / folder / split / _DOMAIN[split]).mkdir(parents=True, exist_ok=True)
+    _photos(), _digit_pools()  # loaded once here; forked workers inherit them
+    frequencies: dict[str, np.ndarray] = {}
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
+        for split, split_jobs in jobs.items():
+            mapped = (
+                pool.map(_make_one, split_jobs, chunksize=32)
+                if pool
+                else map(_make_one, split_jobs)
+            )
+            label = f"digits {split}"
+            results = list(
+                track(mapped, total=len(split_jobs), description=label, disable=not progress)
+            )
+            report.converted += sum(r[2] for r in results)
+            report.skipped += sum(not r[2] for r in results)
+            stats = build_stats(
+                "digits", split, len(DIGIT_CLASSES), [(r[0], r[1]) for r in results]
+            )
+            save_stats(stats, class_stats_path(root, split))
+            report.stats_files.append(class_stats_path(root, split))
+            frequencies[split] = stats.frequencies()
+            if split == "target_train":
+                _ssl_subset(root, [r[0] for r in results], seed)
+    write_dataset_card(root, frequencies, sizes, seed, image_size)
+    return report

@@ -1,0 +1,92 @@
+"""DigitScenes: deterministic generation, read back by the shared loader."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixl.cli import main
+from pixl.data import build_dataset, dataset_info, generate_digit_scenes, is_prepared, load_stats
+from pixl.data.digits import _digit_pools, render_scene
+from pixl.errors import DataError
+
+TINY = {"source_train": 6, "target_train": 6, "target_val": 3}
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_same_seed_same_bytes_other_seed_other_images(tmp_path: Path) -> None:
+    generate_digit_scenes(tmp_path / "a", seed=0, sizes=TINY, image_size=48)
+    generate_digit_scenes(tmp_path / "b", seed=0, sizes=TINY, image_size=48, workers=2)
+    generate_digit_scenes(tmp_path / "c", seed=1, sizes=TINY, image_size=48)
+    first, second, third = (digests(tmp_path / n) for n in "abc")
+    assert first == second and len(first) == 2 * 15 + 3 + 1 + 1 + 1  # pngs, stats, card, ...
+    images = [k for k in first if k.endswith("_leftImg8bit.png")]
+    assert all(first[k] != third[k] for k in images)
+
+
+def test_read_back_with_the_shared_loader(tmp_path: Path) -> None:
+    report = generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    assert report.converted == 15 and is_prepared("digits", tmp_path)
+    train = build_dataset(
+        "digits", tmp_path, "source_train", train=True, crop_size=(32, 32), resize=None
+    )
+    sample = train[0]
+    assert sample["image"].shape == (3, 32, 32) and sample["name"].startswith("synth_train_")
+    val = build_dataset("digits", tmp_path, "target_val", train=False, crop_size=None, resize=None)
+    labels = np.concatenate([val[i]["label"].numpy().ravel() for i in range(len(val))])
+    assert labels.max() <= 10 and (labels > 0).any() and (labels == 0).any()
+    ssl = build_dataset(
+        "digits",
+        tmp_path,
+        "target_train",
+        train=False,
+        crop_size=None,
+        resize=None,
+        subset_file=str(tmp_path / "splits" / "target_train_1_30.txt"),
+    )
+    assert len(ssl) == 1
+    stats = load_stats(tmp_path / "pixl_class_stats_source_train.json")
+    assert len(stats.images) == 6 and stats.num_classes == dataset_info("digits").num_classes
+    card = (tmp_path / "dataset_card.md").read_text()
+    assert "| source_train | synth | 6 |" in card and "| background |" in card
+
+
+def test_rerun_skips_and_other_parameters_refused(tmp_path: Path) -> None:
+    generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    again = generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    assert (again.converted, again.skipped) == (0, 15)
+    with pytest.raises(DataError, match="use another folder"):
+        generate_digit_scenes(tmp_path, seed=1, sizes=TINY, image_size=48)
+
+
+def test_domains_and_digit_samples_differ() -> None:
+    pools = _digit_pools()
+    source, target = pools["synth"][0], pools["photo"][0]
+    assert len(source) + len(target) == 1797
+    synth_image, synth_label = render_scene("synth", np.random.default_rng(0), 64)
+    photo_image, photo_label = render_scene("photo", np.random.default_rng(0), 64)
+    assert synth_image.shape == photo_image.shape == (64, 64, 3)
+    assert synth_label.max() > 0 and photo_label.max() > 0
+    # photo backgrounds are textured: many more distinct colours than flat/gradient ones
+    count = lambda im: len(np.unique(im.reshape(-1, 3), axis=0))  # noqa: E731
+    assert count(photo_image[photo_label == 0]) > count(synth_image[synth_label == 0])
+
+
+def test_cli_generates_digits(tmp_path: Path, monkeypatch) -> None:
+    import pixl.data.digits as digits
+
+    monkeypatch.setattr(digits, "DEFAULT_SIZES", TINY)
+    assert (
+        main(["data", "prepare", "digits", str(tmp_path), "--workers", "1", "--no-progress"]) == 0
+    )
+    assert is_prepared("digits", tmp_path)
