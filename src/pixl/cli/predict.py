@@ -1,0 +1,48 @@
+"""``pixl predict --checkpoint PATH --input FILE|DIR --output DIR --format FORMAT``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="segment images and write the predictions",
+        description=(
+            "Predict each image at its original size. Formats: trainid (class ids), labelid "
+            "(Cityscapes label ids: the official submission format), color, overlay."
+        ),
+    )
+    parser.add_argument(
+        "--checkpoint", required=True, help="a trainer checkpoint (.pt) or exported .safetensors"
+    )
+    parser.add_argument("--input", required=True, type=Path, help="an image, or a folder of images")
+    parser.add_argument("--output", required=True, type=Path, help="the folder to write into")
+    parser.add_argument(
+        "--format", default="trainid", choices=("trainid", "labelid", "color", "overlay")
+    )
+    parser.add_argument(
+        "--mode", choices=("whole", "slide"), help="default: the checkpoint's eval.mode"
+    )
+    parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1 (default: cpu)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixl.engine import load_for_inference
+    from pixl.evaluation.runner import InferenceSettings, predict_files
+
+    config, model = load_for_inference(args.checkpoint, map_location=args.device)
+    written = predict_files(
+        model,
+        config,
+        args.input,
+        args.output,
+        args.format,
+        weights=args.checkpoint,
+        settings=InferenceSettings.from_config(config, args.mode),
+    )
+    print(f"{len(written)} {args.format} predictions written to {args.output}")
+    return 0

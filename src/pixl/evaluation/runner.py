@@ -1,0 +1,198 @@
+"""Config-driven evaluation and prediction: what ``pixl eval`` and ``pixl predict`` run.
+
+The model comes in already loaded (the CLI loads it with the engine, a layer above); the config
+says which split, how to resize, and whole or sliding-window inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from pixl.config import ExperimentConfig
+from pixl.config.schema import DatasetSpec
+from pixl.data.dataset import SegmentationDataset, build_dataset
+from pixl.data.info import dataset_info
+from pixl.data.io import read_image, read_train_ids
+from pixl.data.transforms import normalize_image, resize_pair
+from pixl.errors import ConfigError
+from pixl.evaluation.export import (
+    OutputFormat,
+    check_format,
+    list_images,
+    prediction_path,
+    save_prediction,
+)
+from pixl.evaluation.inference import Mode, check_num_classes, evaluate, predict_labels
+from pixl.evaluation.metrics import AllReducer
+from pixl.evaluation.report import EvalReport
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Whole image or sliding window, with the window and stride of ``config.eval``."""
+
+    mode: Mode = "whole"
+    window: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+
+    @classmethod
+    def from_config(cls, config: ExperimentConfig, mode: str | None = None) -> InferenceSettings:
+        chosen = mode or config.eval.mode
+        if chosen not in ("whole", "slide"):
+            raise ConfigError(f"mode: expected 'whole' or 'slide', got {chosen!r}")
+        if chosen == "slide" and config.eval.window is None:
+            raise ConfigError(
+                "slide inference needs eval.window in the config (e.g. the crop size)"
+            )
+        return cls(chosen, config.eval.window, config.eval.stride)  # type: ignore[arg-type]
+
+
+class FullSizeLabels(Dataset[dict[str, Any]]):
+    """A val dataset whose labels are read at their original size, whatever the image resize.
+
+    Scores are then counted on the full-resolution ground truth, as the official Cityscapes
+    evaluator counts them (the logits are upsampled to the label's size).
+    """
+
+    def __init__(self, dataset: SegmentationDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample = dict(self.dataset[index])
+        if self.dataset.pipeline.resize is not None:
+            label = read_train_ids(self.dataset.records[index].label)
+            sample["label"] = torch.from_numpy(label).long()
+        return sample
+
+
+def split_dataset(spec: DatasetSpec, split: str | None = None) -> SegmentationDataset:
+    """The labelled split of ``spec`` (default: its own split), resized as the model expects."""
+    return build_dataset(
+        spec.kind,
+        spec.root,
+        split or spec.split,
+        train=False,
+        crop_size=None,
+        resize=spec.resize,
+        labelled=True,
+        subset_file=spec.subset_file,
+    )
+
+
+def eval_dataset(spec: DatasetSpec, split: str | None = None) -> FullSizeLabels:
+    """``split_dataset`` with labels at their original size (what scores are counted on)."""
+    return FullSizeLabels(split_dataset(spec, split))
+
+
+def eval_subsets(config: ExperimentConfig) -> dict[str, tuple[int, ...]]:
+    """mIoU16 / mIoU13 when the labelled (source) or the val data is SYNTHIA."""
+    subsets = dict(dataset_info(config.data.labelled.kind).eval_subsets)
+    subsets.update(dataset_info(config.data.val.kind).eval_subsets)
+    return subsets
+
+
+def rank_shard(dataset: Dataset[Any], rank: int, world_size: int) -> Dataset[Any]:
+    """Every ``world_size``-th item from ``rank``: each image is scored once (no sampler padding)."""
+    if world_size <= 1:
+        return dataset
+    return Subset(dataset, list(range(rank, len(dataset), world_size)))  # type: ignore[arg-type]
+
+
+def evaluate_config(
+    model: nn.Module,
+    config: ExperimentConfig,
+    *,
+    source: str,
+    split: str | None = None,
+    settings: InferenceSettings | None = None,
+    fabric: Any | None = None,
+    num_workers: int = 0,
+) -> EvalReport:
+    """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
+    shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors."""
+    info = dataset_info(config.data.val.kind)
+    check_num_classes(model, info.num_classes, source)
+    settings = settings or InferenceSettings.from_config(config)
+    dataset: Dataset[Any] = eval_dataset(config.data.val, split)
+    reducer: AllReducer | None = None
+    if fabric is not None:
+        dataset = rank_shard(dataset, fabric.global_rank, fabric.world_size)
+        model = model.to(fabric.device)
+        reducer = fabric
+    loader = DataLoader(dataset, batch_size=config.eval.batch_size, num_workers=num_workers)
+    return evaluate(
+        model,
+        loader,
+        num_classes=info.num_classes,
+        mode=settings.mode,
+        window=settings.window,
+        stride=settings.stride,
+        fabric=reducer,
+        class_names=info.class_names,
+        subsets=eval_subsets(config),
+        max_images=config.eval.max_images,
+    )
+
+
+def predict_files(
+    model: nn.Module,
+    config: ExperimentConfig,
+    source: Path,
+    output_dir: Path,
+    fmt: OutputFormat,
+    *,
+    weights: str,
+    settings: InferenceSettings | None = None,
+) -> list[Path]:
+    """Predict every image of ``source`` (file or folder) at its original size and write ``fmt``.
+
+    Images are resized like the val data (``data.val.resize``) before the model; the logits are
+    resized back to the original size before the argmax. ``weights`` names the model in errors.
+    """
+    info = dataset_info(config.data.val.kind)
+    check_num_classes(model, info.num_classes, weights)
+    check_format(fmt, info.num_classes)
+    settings = settings or InferenceSettings.from_config(config)
+    root, images = list_images(source)
+    device = next(model.parameters()).device
+    written = []
+    model.eval()
+    for image_path in images:
+        image = read_image(image_path)
+        resized, _ = resize_pair(image, None, config.data.val.resize or image.shape[:2])
+        batch = normalize_image(resized)[None].to(device)
+        labels = predict_labels(
+            model,
+            batch,
+            mode=settings.mode,
+            window=settings.window,
+            stride=settings.stride,
+            size=image.shape[:2],
+        )
+        prediction = labels[0].cpu().numpy().astype(np.uint8)
+        target = prediction_path(image_path, root, output_dir)
+        written.append(save_prediction(prediction, target, fmt, palette=info.palette, image=image))
+    return written
+
+
+def start_fabric(accelerator: str = "auto", devices: int = 1) -> Any:
+    """Lightning Fabric for inference: one device, or DDP over ``devices`` (Fabric starts the other
+    processes itself; under ``torchrun`` / SLURM it joins the launched ones)."""
+    from lightning_fabric import Fabric  # imported here: only the CLI's eval needs it
+
+    if devices < 1:
+        raise ConfigError(f"--devices: expected a positive number of devices, got {devices}")
+    strategy = "ddp" if devices > 1 else "auto"
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
+    fabric.launch()
+    return fabric
