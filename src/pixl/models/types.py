@@ -23,7 +23,29 @@ class SegmentationOutput:
 
     logits:   [B, C, H/4, W/4] class scores at the feature stride (upsample for full-size predictions).
     features: [B, D, H/4, W/4] the pixel embedding right before the classifier.
+    deep_features: [B, E, H/32, W/32] the last encoder stage (H/16 for DeepLab's dilated encoder),
+        what ImageNet feature distance compares.
+        Every pixl segmentor fills it; the default only keeps hand-built outputs (test doubles) short.
     """
 
     logits: Tensor
     features: Tensor
+    deep_features: Tensor | None = None
+
+
+@dataclass
+class HRDAOutput:
+    """What ``HRDA.forward_train(images, box)`` returns.
+
+    fused_logits: [B, C, H/4, W/4] attention-weighted mix of the detail and the upsampled context.
+    context: output of the base segmentor on the whole crop downscaled by ``scale`` (H*s/4 grid).
+    detail:  output of the base segmentor on the full-resolution sub-crop ``box`` (box/4 grid).
+    attention: [B, C, H/4, W/4] scale attention in [0, 1]; exactly zero outside ``box``.
+    box: the detail crop used for this pass (input-pixel coordinates).
+    """
+
+    fused_logits: Tensor
+    context: SegmentationOutput
+    detail: SegmentationOutput
+    attention: Tensor
+    box: Box

@@ -1,0 +1,40 @@
+"""Segmentation models: DAFormer, HRDA, DeepLabV3+ on smp/timm encoders, and their helpers."""
+
+from pixl.models.base import Segmentor
+from pixl.models.daformer import DAFormer, DAFormerDecoder
+from pixl.models.deeplab import DeepLabV3Plus
+from pixl.models.encoders import build_encoder
+from pixl.models.fd import CITYSCAPES_THINGS, FeatureDistance, masked_distance, thing_mask
+from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
+from pixl.models.inference import predict_logits
+from pixl.models.optim import param_groups
+from pixl.models.registry import create_model, list_models, model_options
+from pixl.models.types import Box, HRDAOutput, SegmentationOutput
+from pixl.models.weights import LoadReport, load_pretrained, load_weights, save_weights
+
+__all__ = [
+    "CITYSCAPES_THINGS",
+    "HRDA",
+    "Box",
+    "DAFormer",
+    "DAFormerDecoder",
+    "DeepLabV3Plus",
+    "FeatureDistance",
+    "HRDAOutput",
+    "LoadReport",
+    "SegmentationOutput",
+    "Segmentor",
+    "build_encoder",
+    "create_model",
+    "fuse_scales",
+    "list_models",
+    "load_pretrained",
+    "load_weights",
+    "masked_distance",
+    "model_options",
+    "param_groups",
+    "predict_logits",
+    "sample_detail_box",
+    "save_weights",
+    "thing_mask",
+]

@@ -1,0 +1,45 @@
+"""The segmentor base: encoder levels -> decoder -> (logits, pixel features), one output type."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from pixl.models.encoders import encode_levels, level_channels
+from pixl.models.types import SegmentationOutput
+
+
+class Segmentor(nn.Module):
+    """Encoder + decoder + 1x1 classifier at stride 4.
+
+    Subclasses build ``self.decoder`` (levels -> embedding [B, D, H/4, W/4]) and set
+    ``feature_dim``; this class owns the classifier and the forward.
+    """
+
+    num_classes: int
+    feature_dim: int
+    decoder: nn.Module
+
+    def __init__(self, encoder: nn.Module, num_classes: int, feature_dim: int, dropout: float):
+        super().__init__()
+        self.encoder = encoder
+        self.num_classes = num_classes
+        self.feature_dim = feature_dim
+        self.encoder_channels = level_channels(encoder)
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.classifier = nn.Conv2d(feature_dim, num_classes, kernel_size=1)
+
+    def extract(self, images: Tensor) -> list[Tensor]:
+        """Shape: [B, 3, H, W] -> four maps at strides 4, 8, 16, 32."""
+        return encode_levels(self.encoder, images)
+
+    def embed(self, levels: list[Tensor]) -> Tensor:
+        """Shape: four encoder maps -> [B, D, H/4, W/4] pixel embedding."""
+        return self.decoder(levels)
+
+    def decode(self, levels: list[Tensor]) -> SegmentationOutput:
+        features = self.embed(levels)
+        logits = self.classifier(self.dropout(features))
+        return SegmentationOutput(logits=logits, features=features, deep_features=levels[-1])
+
+    def forward(self, images: Tensor) -> SegmentationOutput:
+        return self.decode(self.extract(images))

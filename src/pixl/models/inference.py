@@ -1,0 +1,57 @@
+"""Full-resolution predictions from any pixl segmentor: whole image or sliding window."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pixl.models.hrda import window_starts
+
+
+def _logits(model: nn.Module, images: Tensor) -> Tensor:
+    """Shape: [B, 3, h, w] -> [B, C, h, w] (model logits upsampled bilinearly)."""
+    logits = model(images).logits
+    return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: Tensor,
+    *,
+    mode: Literal["whole", "slide"] = "whole",
+    window: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
+) -> Tensor:
+    """Class scores at the input resolution, computed on the images' device, without gradients.
+
+    ``slide`` runs the model on overlapping windows (``window``; ``stride`` defaults to half of it)
+    batched over the images and averages the logits where windows overlap; HRDA models slide their
+    detail branch inside each window by themselves. The caller chooses train/eval mode.
+    Shape: images [B, 3, H, W] -> [B, C, H, W].
+    """
+    if mode == "whole":
+        return _logits(model, images)
+    if mode != "slide":
+        raise ValueError(f"mode must be 'whole' or 'slide', got {mode!r}")
+    if window is None:
+        raise ValueError("slide inference needs a window (height, width)")
+    height, width = images.shape[-2:]
+    win_h, win_w = min(window[0], height), min(window[1], width)
+    step_h, step_w = stride if stride is not None else (max(win_h // 2, 1), max(win_w // 2, 1))
+    if step_h <= 0 or step_w <= 0:
+        raise ValueError(f"stride must be positive, got {stride}")
+    total: Tensor | None = None
+    count = images.new_zeros((1, 1, height, width))
+    for top in window_starts(height, win_h, step_h):
+        for left in window_starts(width, win_w, step_w):
+            part = _logits(model, images[..., top : top + win_h, left : left + win_w])
+            if total is None:
+                total = part.new_zeros((images.shape[0], part.shape[1], height, width))
+            total[..., top : top + win_h, left : left + win_w] += part
+            count[..., top : top + win_h, left : left + win_w] += 1
+    assert total is not None  # window_starts always yields at least one window
+    return total / count

@@ -1,0 +1,62 @@
+import pytest
+import torch
+from torch import nn
+
+from pixl.models import SegmentationOutput, predict_logits
+
+from .tiny import NUM_CLASSES, SIZE, tiny_model
+
+
+class PointwiseModel(nn.Module):
+    """A per-pixel model at stride 4 (average pool + 1x1 conv): sliding must not change it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, NUM_CLASSES, 1)
+
+    def forward(self, images):
+        features = nn.functional.avg_pool2d(images, 4)
+        return SegmentationOutput(self.conv(features), features)
+
+
+@pytest.mark.parametrize("key", ["daformer", "hrda", "deeplabv3plus"])
+def test_slide_equals_whole_when_one_window_covers_the_image(key, images):
+    model = tiny_model(key).eval()
+    whole = predict_logits(model, images, mode="whole")
+    slide = predict_logits(model, images, mode="slide", window=(SIZE, SIZE), stride=(32, 32))
+    assert whole.shape == (2, NUM_CLASSES, SIZE, SIZE)
+    torch.testing.assert_close(slide, whole)
+
+
+def test_overlapping_windows_average_to_the_whole_prediction():
+    torch.manual_seed(0)
+    model = PointwiseModel()
+    images = torch.randn(3, 3, 64, 96)
+    whole = predict_logits(model, images, mode="whole")
+    # Windows on the stride-4 grid: bilinear upsampling inside each window then matches the whole
+    # image except within half a cell of window borders, which the check leaves out.
+    slide = predict_logits(model, images, mode="slide", window=(32, 48), stride=(16, 16))
+    torch.testing.assert_close(
+        slide[..., 4:-4, 4:-4][..., ::8, ::8], whole[..., 4:-4, 4:-4][..., ::8, ::8]
+    )
+
+
+def test_slide_is_batched_image_by_image(images):
+    model = tiny_model("daformer").eval()
+    together = predict_logits(model, images, mode="slide", window=(32, 32))
+    alone = torch.cat(
+        [predict_logits(model, im[None], mode="slide", window=(32, 32)) for im in images]
+    )
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_inference_keeps_no_graph(images):
+    model = tiny_model("daformer")
+    assert not predict_logits(model, images).requires_grad
+
+
+def test_slide_without_window_is_refused(images):
+    with pytest.raises(ValueError, match="window"):
+        predict_logits(PointwiseModel(), images, mode="slide")
+    with pytest.raises(ValueError, match="mode"):
+        predict_logits(PointwiseModel(), images, mode="tiles")
