@@ -1,0 +1,211 @@
+"""The typed experiment configuration (DESIGN.md section 4): one flat YAML file maps onto it.
+
+Every section forbids unknown keys, so a typo is an error naming the key and the valid ones.
+Defaults are the paper's settings (HRDA + DAFormer + DACS, PiXL section 4.1.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+Task = Literal["supervised", "semi", "uda"]
+DatasetKind = Literal["cityscapes", "gta5", "synthia", "digits"]
+Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
+Accelerator = Literal["auto", "cpu", "cuda", "gpu", "mps"]
+Strategy = Literal["auto", "ddp", "ddp_spawn", "single_device"]
+EvalMode = Literal["whole", "slide"]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetSpec(Section):
+    """One dataset split as the data layer's ``build_dataset`` reads it."""
+
+    kind: DatasetKind
+    root: str
+    split: str
+    crop_size: tuple[PositiveInt, PositiveInt] | None = None
+    resize: tuple[PositiveInt, PositiveInt] | None = None
+    subset_file: str | None = None
+    cat_max_ratio: float = Field(0.75, gt=0.0, le=1.0)
+
+
+class RCSConfig(Section):
+    """Rare class sampling on the labelled (source) set (DESIGN.md section 4)."""
+
+    enabled: bool = True
+    temperature: PositiveFloat = 0.01
+    min_pixels: PositiveInt = 3000
+    min_crop_ratio: PositiveFloat = 0.5
+    max_retries: PositiveInt = 10
+
+
+class DataConfig(Section):
+    """Training and validation data. In UDA ``labelled`` is the source set, ``unlabelled`` the target."""
+
+    labelled: DatasetSpec
+    unlabelled: DatasetSpec | None = None
+    val: DatasetSpec
+    rcs: RCSConfig = Field(default_factory=RCSConfig)
+
+
+class ModelConfig(Section):
+    """A registered model and its options (checked by ``pixl.models.create_model``).
+
+    HRDA's detail crop fraction and context scale are model options (``detail_crop``, ``scale``)."""
+
+    name: str = "hrda"
+    options: dict[str, Any] = Field(default_factory=dict)
+    detail_weight: float = Field(0.1, ge=0.0)
+    """lambda_H of eq. (16): weight of the CE on the high-resolution detail prediction."""
+
+
+class PiXLConfig(Section):
+    """Pixel learning (DESIGN.md section 2); ``enabled: false`` is the paper's baseline (Table 5)."""
+
+    enabled: bool = True
+    adaptive_selection: bool = True
+    temperature: PositiveFloat = 0.1
+    eta_start: float = Field(0.2, ge=0.0, le=1.0)
+    eta_end: float = Field(0.001, ge=0.0, le=1.0)
+    weight: float = Field(1.0, ge=0.0)
+
+
+class Margins(Section):
+    """Target-image margins ignored by pseudo-labels, in pixels of a frame ``reference_height`` high.
+
+    Scaled to the training crop's height (Cityscapes 1024x2048: 30, 240, 30, 30; HRDA's values)."""
+
+    top: int = Field(0, ge=0)
+    bottom: int = Field(0, ge=0)
+    left: int = Field(0, ge=0)
+    right: int = Field(0, ge=0)
+    reference_height: PositiveInt = 1024
+
+
+class SelfTrainingConfig(Section):
+    """EMA teacher, pseudo-labels and DACS mixing for the semi-supervised and UDA tasks."""
+
+    ema_alpha: float = Field(0.999, gt=0.0, lt=1.0)
+    pseudo_threshold: float = Field(0.968, ge=0.0, le=1.0)
+    margins: Margins = Field(default_factory=Margins)
+    classmix: bool = True
+    strong_augment: bool = True
+
+
+class FDConfig(Section):
+    """Thing-class ImageNet feature distance (UDA only; needs ImageNet weights)."""
+
+    enabled: bool = False
+    weight: float = Field(0.005, ge=0.0)
+    thing_ratio: float = Field(0.75, gt=0.0, le=1.0)
+    thing_classes: list[int] | None = None
+    """None: the dataset's own thing classes (``dataset_info(kind).thing_classes``)."""
+
+
+class OptimConfig(Section):
+    """AdamW with linear warmup then polynomial decay (DESIGN.md section 4)."""
+
+    lr: PositiveFloat = 6e-5
+    head_lr_mult: PositiveFloat = 10.0
+    weight_decay: float = Field(0.01, ge=0.0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = Field(1500, ge=0)
+    warmup_ratio: float = Field(1e-6, gt=0.0, le=1.0)
+    poly_power: float = Field(1.0, ge=0.0)
+    grad_clip: PositiveFloat | None = None
+
+
+class TrainerConfig(Section):
+    """Loop length, batches, devices and the bookkeeping cadence."""
+
+    max_steps: PositiveInt = 40000
+    batch_size: PositiveInt = 2
+    """Labelled (source) images per step and per device."""
+    unlabelled_batch_size: PositiveInt = 2
+    accelerator: Accelerator = "auto"
+    devices: int | str = 1
+    """How many devices per node, or "auto"."""
+    num_nodes: PositiveInt = 1
+    strategy: Strategy = "auto"
+    precision: Precision = "32-true"
+    num_workers: int = Field(4, ge=0)
+    seed: int = 0
+    log_every: PositiveInt = 50
+    eval_every: int = Field(4000, ge=0)
+    """0: evaluate only at the end."""
+    checkpoint_every: int = Field(4000, ge=0)
+    """0: checkpoint only at the end (and when the run stops on non-finite losses)."""
+    keep_last: PositiveInt = 3
+    max_nonfinite: PositiveInt = 5
+    """Consecutive steps with a non-finite loss that stop the run."""
+    progress_bar: bool = True
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices(cls, value: Any) -> int | str:
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+        ):
+            return value
+        raise ValueError("expected a positive integer or 'auto'")
+
+
+class EvalConfig(Section):
+    """Validation inference: whole image, or sliding window (window = crop, stride = half)."""
+
+    mode: EvalMode = "whole"
+    window: tuple[PositiveInt, PositiveInt] | None = None
+    stride: tuple[PositiveInt, PositiveInt] | None = None
+    batch_size: PositiveInt = 1
+    max_images: PositiveInt | None = None
+
+
+class ExperimentConfig(Section):
+    """Everything one training run needs; saved, resolved, as ``RUN/config.yaml``."""
+
+    name: str
+    task: Task
+    output_dir: str = "runs"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig
+    pixl: PiXLConfig = Field(default_factory=PiXLConfig)
+    self_training: SelfTrainingConfig = Field(default_factory=SelfTrainingConfig)
+    fd: FDConfig = Field(default_factory=FDConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _task_needs_its_data(self) -> ExperimentConfig:
+        needs_unlabelled = self.task in ("semi", "uda")
+        if needs_unlabelled and self.data.unlabelled is None:
+            raise ValueError(
+                f"task '{self.task}' needs data.unlabelled (the images without labels)"
+            )
+        if not needs_unlabelled and self.data.unlabelled is not None:
+            raise ValueError("task 'supervised' takes no data.unlabelled; remove it or set task")
+        if self.fd.enabled and self.task != "uda":
+            raise ValueError("fd.enabled is for task 'uda' only (ImageNet feature distance)")
+        if self.eval.mode == "slide" and self.eval.window is None:
+            raise ValueError("eval.mode 'slide' needs eval.window (e.g. the training crop)")
+        return self
+
+    @property
+    def run_dir(self) -> str:
+        """The run folder: ``output_dir/name``."""
+        return f"{self.output_dir.rstrip('/')}/{self.name}"

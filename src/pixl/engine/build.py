@@ -1,0 +1,91 @@
+"""Building a run's pieces from its config: model, feature distance, task."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+from pixl.config import ExperimentConfig
+from pixl.data import dataset_info
+from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
+from pixl.engine.teacher import EMATeacher
+from pixl.errors import ConfigError
+from pixl.models import FeatureDistance, create_model
+
+log = logging.getLogger(__name__)
+
+
+def num_classes_of(config: ExperimentConfig) -> int:
+    return dataset_info(config.data.labelled.kind).num_classes
+
+
+def build_model(config: ExperimentConfig) -> nn.Module:
+    """``create_model(model.name, num_classes, **model.options)``; option errors name the key."""
+    try:
+        return create_model(config.model.name, num_classes_of(config), **config.model.options)
+    except ConfigError as error:
+        raise ConfigError(f"model.options: {error}") from None
+
+
+def encoder_weights(options: dict[str, Any]) -> Any:
+    """The encoder's initial weights named in the model options (HRDA: in its base options)."""
+    if "encoder_weights" in options:
+        return options["encoder_weights"]
+    return (
+        encoder_weights(dict(options.get("base_options") or {}))
+        if "base_options" in options
+        else None
+    )
+
+
+def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:
+    """A frozen copy of the freshly initialised encoder, or None (FD off, with a warning why)."""
+    if not (config.task == "uda" and config.fd.enabled):
+        return None
+    if encoder_weights(config.model.options) is None:
+        warnings.warn(
+            "fd.enabled is true but the encoder starts without ImageNet weights "
+            "(model.options encoder_weights is null); the feature distance is off for this run",
+            stacklevel=2,
+        )
+        return None
+    things = config.fd.thing_classes
+    if things is None:
+        things = list(dataset_info(config.data.labelled.kind).thing_classes)
+    return FeatureDistance.from_encoder(
+        model.encoder, thing_classes=things, ratio=config.fd.thing_ratio, weight=config.fd.weight
+    )
+
+
+def build_task(
+    config: ExperimentConfig,
+    *,
+    model: nn.Module,
+    raw_model: nn.Module,
+    generator: torch.Generator,
+    teacher: EMATeacher | None,
+    feature_distance: nn.Module | None,
+) -> SupervisedTask:
+    """The task object of ``config.task`` around the (set-up) student ``model``."""
+    classes = num_classes_of(config)
+    if config.task == "supervised":
+        return SupervisedTask(config, model, classes, generator)
+    if teacher is None:
+        raise ValueError(f"task '{config.task}' needs an EMA teacher")
+    if config.task == "semi":
+        return SemiSupervisedTask(
+            config, model, classes, generator, raw_model=raw_model, teacher=teacher
+        )
+    return UDATask(
+        config,
+        model,
+        classes,
+        generator,
+        raw_model=raw_model,
+        teacher=teacher,
+        feature_distance=feature_distance,
+    )

@@ -1,0 +1,202 @@
+"""Training checkpoints and exported weights (DESIGN.md section 6).
+
+A checkpoint is one ``.pt`` file of plain data (tensors, numbers, strings, lists, dicts) so it loads
+with ``weights_only=True``: student, teacher, optimizer, scheduler, step, per-rank RNG and loader
+states, and the resolved config. Files are written atomically (temp file + rename) as
+``RUN/checkpoints/step_00001234.pt``; only the last ``keep_last`` are kept. Final weights are
+exported as safetensors with ``config.yaml`` beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from pixl.config import ExperimentConfig, config_from_dict, load_config
+from pixl.errors import CheckpointError, PixlError
+
+FORMAT = "pixl-checkpoint"
+VERSION = 1
+_STEP_FILE = re.compile(r"step_(\d{8})\.pt$")
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` into a temp file of the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a trainer checkpoint safely (``weights_only=True``); wrong files -> ``CheckpointError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises many types for corrupt or unsafe files
+        reason = " ".join(str(error).split())[:160]
+        raise CheckpointError(f"{path}: not a readable pixl checkpoint ({reason})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a pixl training checkpoint (no '{FORMAT}' marker)")
+    if state.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {state.get('version')!r}, this pixl reads {VERSION}"
+        )
+    return state
+
+
+def checkpoint_config(state: dict[str, Any], path: str | Path) -> ExperimentConfig:
+    try:
+        return config_from_dict(state["config"], source=f"{path} (stored config)")
+    except PixlError as error:
+        raise CheckpointError(str(error)) from None
+
+
+class CheckpointManager:
+    """Numbered checkpoints in one folder; saving prunes all but the newest ``keep_last``."""
+
+    def __init__(self, directory: str | Path, keep_last: int) -> None:
+        self.directory = Path(directory)
+        self.keep_last = keep_last
+
+    def path_for(self, step: int) -> Path:
+        return self.directory / f"step_{step:08d}.pt"
+
+    def existing(self) -> list[Path]:
+        """Checkpoints of this folder, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [p for p in self.directory.iterdir() if _STEP_FILE.search(p.name)]
+        return sorted(found, key=lambda p: p.name)
+
+    def latest(self) -> Path | None:
+        existing = self.existing()
+        return existing[-1] if existing else None
+
+    def save(self, state: dict[str, Any], step: int) -> Path:
+        path = atomic_save({"format": FORMAT, "version": VERSION, **state}, self.path_for(step))
+        for old in self.existing()[: -self.keep_last]:
+            old.unlink(missing_ok=True)
+        return path
+
+
+def resolve_resume(resume: str | None, run_dir: str | Path) -> Path | None:
+    """``None`` -> fresh run; ``auto`` -> the newest checkpoint of the run (or fresh); else a path."""
+    if resume is None:
+        return None
+    if resume == "auto":
+        return CheckpointManager(Path(run_dir) / "checkpoints", keep_last=1).latest()
+    path = Path(resume)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint to resume from not found")
+    return path
+
+
+# --- RNG state as plain tensors (numpy's state holds an ndarray, which weights_only refuses) ----
+
+
+def capture_rng() -> dict[str, Any]:
+    """torch (CPU and current CUDA device), numpy and python RNG states as plain data."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [str(kind), torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": _to_lists(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(_to_tuples(state["python"]))
+
+
+def _to_lists(value: Any) -> Any:
+    return [_to_lists(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _to_tuples(value: Any) -> Any:
+    return tuple(_to_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+# --- inference loading and export -----------------------------------------------------------
+
+
+def load_for_inference(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[ExperimentConfig, nn.Module]:
+    """A model ready for evaluation from a trainer checkpoint (``.pt``) or exported ``.safetensors``.
+
+    The safetensors file needs the run's ``config.yaml`` beside it. The student's weights are
+    returned, in eval mode. Wrong files raise ``CheckpointError`` naming the file.
+    """
+    from pixl.engine.build import build_model  # the model registry lives a layer below
+    from pixl.models import load_weights
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        config_path = path.with_name("config.yaml")
+        if not path.is_file():
+            raise CheckpointError(f"{path}: weights file not found")
+        if not config_path.is_file():
+            raise CheckpointError(f"{path}: needs the run's config.yaml beside it ({config_path})")
+        try:
+            config = load_config(config_path)
+        except PixlError as error:
+            raise CheckpointError(str(error)) from None
+        model = build_model(config)
+        load_weights(model, path)
+    elif path.suffix in (".pt", ".pth", ".ckpt"):
+        state = load_checkpoint(path, map_location="cpu")
+        config = checkpoint_config(state, path)
+        model = build_model(config)
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as error:
+            reason = " ".join(str(error).split())[:160]
+            raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
+    else:
+        raise CheckpointError(f"{path}: expected a .pt checkpoint or a .safetensors export")
+    return config, model.to(map_location).eval()
+
+
+def export_weights(model: nn.Module, config: ExperimentConfig, directory: str | Path) -> Path:
+    """Write ``model.safetensors`` and ``config.yaml`` into ``directory``; returns the weights path."""
+    from pixl.config import save_config
+    from pixl.models import save_weights
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_config(config, directory / "config.yaml")
+    target = directory / "model.safetensors"
+    save_weights(model, target)
+    return target
+
+
+def config_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """The config as plain data (what a checkpoint stores)."""
+    return yaml.safe_load(yaml.safe_dump(config.model_dump(mode="json")))

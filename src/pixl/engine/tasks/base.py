@@ -1,0 +1,158 @@
+"""What every task shares: the batch and output types, the student pass, CE* and the PiXL term.
+
+A task turns one training batch into a loss and its named terms; only the trainer runs backward,
+steps the optimizer, logs and saves (the task's ``after_optimizer_step`` updates a teacher).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pixl.config.schema import PiXLConfig
+from pixl.core import IGNORE_INDEX, PiXLLoss, eta_at, labels_to_feature_resolution
+from pixl.models import Box, SegmentationOutput, sample_detail_box
+from pixl.models.hrda import crop
+
+Sample = dict[str, Any]
+DETAIL_DIVISOR = 8  # HRDA: detail-box coordinates are multiples of 8 input pixels
+
+
+@dataclass
+class TrainBatch:
+    """One step's data: the labelled (source) batch and, for self-training, the unlabelled one."""
+
+    labelled: Sample
+    unlabelled: Sample | None = None
+
+
+@dataclass
+class StepOutput:
+    """The loss to minimise, its detached terms (``loss`` included) and statistics for logging."""
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+    stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class StudentForward:
+    """The student's training pass: one resolution, or HRDA's context (low) + detail (high)."""
+
+    logits: Tensor
+    """[B, C, H/4, W/4]: the fused prediction (HRDA) or the only one."""
+    low: SegmentationOutput
+    high: SegmentationOutput | None = None
+    box: Box | None = None
+    low_images: Tensor | None = None
+    """The images the low branch saw (HRDA: the downscaled context), for the feature distance."""
+
+
+def is_multi_resolution(model: nn.Module) -> bool:
+    """HRDA-style models train with ``forward_train(images, box)``."""
+    return hasattr(model, "forward_train")
+
+
+def student_forward(model: nn.Module, images: Tensor, generator: torch.Generator) -> StudentForward:
+    """Run the student; HRDA draws one detail box for the batch from ``generator`` (its side the
+    model's ``detail_crop`` fraction of the crop, corners on a grid of 8 pixels).
+
+    Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
+    """
+    if not is_multi_resolution(model):
+        out = model(images)
+        return StudentForward(logits=out.logits, low=out, low_images=images)
+    height, width = images.shape[-2:]
+    box = sample_detail_box(
+        height,
+        width,
+        fraction=model.detail_crop,
+        divisor=DETAIL_DIVISOR,
+        generator=generator,
+    )
+    out = model.forward_train(images, box)
+    return StudentForward(
+        logits=out.fused_logits,
+        low=out.context,
+        high=out.detail,
+        box=box,
+        low_images=model.context_input(images),
+    )
+
+
+def weighted_cross_entropy(
+    logits: Tensor, labels: Tensor, weight: Tensor | None = None, ignore_index: int = IGNORE_INDEX
+) -> Tensor:
+    """Pixel CE of logits upsampled to the labels' size, times ``weight``, mean over all pixels.
+
+    Ignored pixels count in the mean with 0 (as mmseg/DACS do), so a weight map scales the loss.
+    Shape: logits [B, C, h, w], labels [B, H, W], weight [B, H, W] or None -> scalar.
+    """
+    if logits.shape[-2:] != labels.shape[-2:]:
+        logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    loss = F.cross_entropy(logits.float(), labels, ignore_index=ignore_index, reduction="none")
+    if weight is not None:
+        loss = loss * weight
+    return loss.mean()
+
+
+def crop_map(values: Tensor, box: Box) -> Tensor:
+    """Shape: [B, H, W] -> [B, box.height, box.width]."""
+    return crop(values.unsqueeze(1), box).squeeze(1)
+
+
+def ce_star(
+    forward: StudentForward, labels: Tensor, weight: Tensor | None, detail_weight: float
+) -> Tensor:
+    """Eq. (16): CE of the (fused) prediction + lambda_H x CE of the detail prediction (HRDA).
+
+    Shape: labels [B, H, W], weight [B, H, W] or None -> scalar.
+    """
+    loss = weighted_cross_entropy(forward.logits, labels, weight)
+    if forward.high is not None and forward.box is not None and detail_weight > 0:
+        detail_weight_map = crop_map(weight, forward.box) if weight is not None else None
+        detail = weighted_cross_entropy(
+            forward.high.logits, crop_map(labels, forward.box), detail_weight_map
+        )
+        loss = loss + detail_weight * detail
+    return loss
+
+
+class PiXLTerm:
+    """The PiXL loss of one forward pass (a group of images) with the run's eta schedule."""
+
+    def __init__(self, config: PiXLConfig, num_classes: int, max_steps: int) -> None:
+        self.config = config
+        self.num_classes = num_classes
+        self.max_steps = max_steps
+        self.criterion = PiXLLoss(
+            num_classes, config.temperature, config.adaptive_selection, IGNORE_INDEX
+        )
+
+    def eta(self, step: int) -> float:
+        return eta_at(step, self.max_steps, self.config.eta_start, self.config.eta_end)
+
+    def __call__(
+        self, forward: StudentForward, labels: Tensor, step: int, prefix: str
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``weight x pixl_loss(low, high)``, and the statistics named ``{prefix}/...``."""
+        low = self._resolution(forward.low, labels)
+        high = None
+        if forward.high is not None and forward.box is not None:
+            high = self._resolution(forward.high, crop_map(labels, forward.box))
+        result = self.criterion(low, high, eta=self.eta(step))
+        stats = {f"{prefix}/{k}": v.detach().float() for k, v in result.stats.__dict__.items()}
+        return self.config.weight * result.loss, stats
+
+    def _resolution(self, out: SegmentationOutput, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        size = (out.features.shape[-2], out.features.shape[-1])
+        cells = labels_to_feature_resolution(labels, size, self.num_classes, IGNORE_INDEX)
+        return out.features, out.logits, cells
+
+
+def detached(terms: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().float() for k, v in terms.items()}

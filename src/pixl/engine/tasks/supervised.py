@@ -1,0 +1,78 @@
+"""Supervised task: CE* (eq. 16) + PiXL on the labelled batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pixl.config.schema import ExperimentConfig
+from pixl.engine.tasks.base import (
+    PiXLTerm,
+    StepOutput,
+    StudentForward,
+    TrainBatch,
+    ce_star,
+    detached,
+    student_forward,
+)
+
+
+class SupervisedTask:
+    """``loss = CE*(labelled) + [PiXL(labelled)]``.
+
+    ``model`` is what the trainer set up (possibly DDP-wrapped); ``generator`` draws the HRDA
+    detail boxes and is part of the checkpoint (``state_dict``).
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        model: nn.Module,
+        num_classes: int,
+        generator: torch.Generator,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.num_classes = num_classes
+        self.generator = generator
+        self.pixl = (
+            PiXLTerm(config.pixl, num_classes, config.trainer.max_steps)
+            if config.pixl.enabled
+            else None
+        )
+
+    def labelled_losses(
+        self, batch: TrainBatch, step: int
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor], StudentForward]:
+        """CE* and PiXL of the labelled batch, their statistics and the forward pass."""
+        images, labels = batch.labelled["image"], batch.labelled["label"]
+        forward = student_forward(self.model, images, self.generator)
+        terms = {"ce_labelled": ce_star(forward, labels, None, self.config.model.detail_weight)}
+        stats: dict[str, Tensor] = {}
+        if self.pixl is not None:
+            terms["pixl_labelled"], stats = self.pixl(forward, labels, step, "pixl_labelled")
+            stats["pixl/eta"] = torch.tensor(self.pixl.eta(step))
+        return terms, stats, forward
+
+    def training_step(self, batch: TrainBatch, *, step: int) -> StepOutput:
+        terms, stats, _ = self.labelled_losses(batch, step)
+        return finish(terms, stats)
+
+    def after_optimizer_step(self, step: int) -> dict[str, Tensor]:
+        """Nothing to update in the supervised task."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Shared (rank-independent) task state; the generator is saved per rank by the trainer."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore in the supervised task."""
+
+
+def finish(terms: dict[str, Tensor], stats: dict[str, Tensor]) -> StepOutput:
+    """The total loss (eq. 17: the sum of the weighted terms) with every term for logging."""
+    loss = torch.stack([t.float() for t in terms.values()]).sum()
+    return StepOutput(loss=loss, terms=detached({"loss": loss, **terms}), stats=stats)

@@ -1,0 +1,411 @@
+"""The training loop on Lightning Fabric (DESIGN.md sections 4 and 6).
+
+Fabric gives accelerator, devices, DDP and precision from the config. The student goes through
+``fabric.setup``; the EMA teacher and the frozen FD encoder are plain modules moved with
+``fabric.to_device`` (never wrapped). Only the trainer runs backward, steps, logs and saves.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning_fabric import Fabric
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+from pixl.config import ExperimentConfig, save_config
+from pixl.engine.build import build_feature_distance, build_model, build_task, num_classes_of
+from pixl.engine.callbacks import Callback, default_callbacks
+from pixl.engine.checkpoint import (
+    CheckpointManager,
+    capture_rng,
+    config_dict,
+    export_weights,
+    load_checkpoint,
+    resolve_resume,
+    restore_rng,
+)
+from pixl.engine.loaders import BatchStream, train_loader, val_loader
+from pixl.engine.metrics import MetricWindow
+from pixl.engine.optim import build_optimizer, build_scheduler
+from pixl.engine.tasks import StepOutput, TrainBatch
+from pixl.engine.tasks.base import is_multi_resolution
+from pixl.engine.teacher import EMATeacher
+from pixl.errors import ConfigError, PixlError
+from pixl.evaluation import EvalReport, evaluate
+from pixl.models import param_groups
+
+
+class NonFiniteLossError(PixlError):
+    """Too many consecutive non-finite losses; the run stopped after saving a checkpoint."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    seconds: float
+    report: EvalReport | None
+    checkpoint: Path | None
+    weights: Path | None
+
+
+class Trainer:
+    """``Trainer(config, resume=None | "auto" | path).fit() -> TrainResult``.
+
+    A fresh run refuses a run folder that already holds checkpoints unless ``overwrite``.
+    ``callbacks=None`` uses :func:`default_callbacks`; ``final_eval`` scores the val split at the end.
+    """
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        *,
+        resume: str | None = None,
+        overwrite: bool = False,
+        callbacks: list[Callback] | None = None,
+        final_eval: bool = True,
+    ) -> None:
+        self.config = config
+        self.resume = resume
+        self.overwrite = overwrite
+        self.run_dir = Path(config.run_dir)
+        self.callbacks = (
+            default_callbacks(self.run_dir, config) if callbacks is None else list(callbacks)
+        )
+        self.final_eval = final_eval
+        self.max_steps = config.trainer.max_steps
+        self.step = 0
+        self.last_report: EvalReport | None = None
+        self.fabric: Fabric | None = None
+
+    # --- public ---------------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        t = self.config.trainer
+        try:
+            fabric = Fabric(
+                accelerator=t.accelerator,
+                devices=t.devices,
+                num_nodes=t.num_nodes,
+                strategy=t.strategy,
+                precision=t.precision,  # type: ignore[arg-type]
+            )
+        except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise ConfigError(
+                f"trainer: accelerator={t.accelerator}, devices={t.devices}, "
+                f"strategy={t.strategy}, precision={t.precision} cannot run here ({first})"
+            ) from None
+        if t.strategy == "ddp_spawn":
+            return fabric.launch(_spawned_fit, self)
+        fabric.launch()
+        return self._fit(fabric)
+
+    @property
+    def is_global_zero(self) -> bool:
+        return self.fabric is None or self.fabric.is_global_zero
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``RUN/checkpoints/step_N.pt`` (collective: every rank must call it)."""
+        fabric = self._fabric()
+        mine = {"rng": capture_rng(), "generator": self.generator.get_state()}
+        ranks = [mine]
+        if fabric.world_size > 1:
+            ranks = [None] * fabric.world_size  # type: ignore[list-item]
+            dist.all_gather_object(ranks, mine)
+        path = None
+        if fabric.is_global_zero:
+            state = {
+                "step": self.step,
+                "config": config_dict(self.config),
+                "model": self.raw_model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "task": self.task.state_dict(),
+                "ranks": ranks,
+            }
+            path = self.checkpoints.save(state, self.step)
+        fabric.barrier()
+        self.last_checkpoint = self.checkpoints.path_for(self.step)
+        return path
+
+    def evaluate(self) -> EvalReport:
+        """Score the student on the val split (collective), then call the ``on_eval`` hooks."""
+        from pixl.data import dataset_info
+
+        fabric = self._fabric()
+        spec = self.config.data.val
+        info = dataset_info(spec.kind)
+        ev = self.config.eval
+        with fabric.autocast():
+            report = evaluate(
+                self.raw_model,
+                self.val_loader,
+                num_classes=num_classes_of(self.config),
+                mode=ev.mode,
+                window=ev.window,
+                stride=ev.stride,
+                fabric=fabric if fabric.world_size > 1 else None,
+                class_names=info.class_names,
+                subsets=info.eval_subsets,
+                max_images=ev.max_images,
+            )
+        self.last_report = report
+        for callback in self.callbacks:
+            callback.on_eval(self, report)
+        return report
+
+    # --- the run --------------------------------------------------------------------------
+
+    def _fit(self, fabric: Fabric) -> TrainResult:
+        start = time.perf_counter()
+        self.fabric = fabric
+        resume_path = resolve_resume(self.resume, self.run_dir)
+        self._prepare_run_dir(resume_path is not None)
+        self._setup(fabric)
+        if resume_path is not None:
+            self._restore(resume_path)
+        else:
+            _seed_all(self.config.trainer.seed + fabric.global_rank)
+        self._setup_data(fabric)
+        for callback in self.callbacks:
+            callback.on_train_start(self)
+        try:
+            self._loop(fabric)
+            if self.last_checkpoint is None or self.last_checkpoint != self.checkpoints.path_for(
+                self.step
+            ):
+                self.save_checkpoint()
+            weights = None
+            if fabric.is_global_zero:
+                weights = export_weights(self.raw_model, self.config, self.run_dir / "final")
+            report = self.evaluate() if self.final_eval else None
+            if report is not None and fabric.is_global_zero:
+                report.to_json(self.run_dir / "eval" / "report.json")
+        finally:
+            for callback in self.callbacks:
+                callback.on_train_end(self)
+        return TrainResult(
+            run_dir=self.run_dir,
+            steps=self.step,
+            seconds=time.perf_counter() - start,
+            report=report,
+            checkpoint=self.last_checkpoint,
+            weights=weights,
+        )
+
+    def _prepare_run_dir(self, resuming: bool) -> None:
+        fabric = self._fabric()
+        self.checkpoints = CheckpointManager(
+            self.run_dir / "checkpoints", self.config.trainer.keep_last
+        )
+        self.last_checkpoint: Path | None = None
+        if not resuming and self.checkpoints.existing():
+            if not self.overwrite:
+                raise PixlError(
+                    f"{self.run_dir}: the run folder already holds checkpoints; pass "
+                    "--resume auto to continue it, or --overwrite, or another output_dir/name"
+                )
+            if fabric.is_global_zero:
+                for name in ("checkpoints", "tensorboard", "final", "eval", "metrics.jsonl"):
+                    target = self.run_dir / name
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    else:
+                        target.unlink(missing_ok=True)
+        if fabric.is_global_zero:
+            save_config(self.config, self.run_dir / "config.yaml")
+        fabric.barrier()
+
+    def _setup(self, fabric: Fabric) -> None:
+        cfg = self.config
+        _seed_all(cfg.trainer.seed)  # identical initial weights on every rank
+        raw_model = build_model(cfg)
+        feature_distance = build_feature_distance(cfg, raw_model)
+        groups = param_groups(
+            raw_model,
+            lr=cfg.optim.lr,
+            weight_decay=cfg.optim.weight_decay,
+            head_lr_mult=cfg.optim.head_lr_mult,
+        )
+        optimizer = build_optimizer(groups, cfg.optim)
+        self.scheduler = build_scheduler(optimizer, self.max_steps, cfg.optim)
+        model, self.optimizer = fabric.setup(raw_model, optimizer)
+        if is_multi_resolution(raw_model):
+            model.mark_forward_method("forward_train")
+        self.model, self.raw_model = model, raw_model
+        teacher = None
+        if cfg.task != "supervised":
+            teacher = EMATeacher(raw_model, cfg.self_training.ema_alpha)
+            teacher.module = fabric.to_device(teacher.module)
+        if feature_distance is not None:
+            feature_distance = fabric.to_device(feature_distance)
+        self.generator = torch.Generator().manual_seed(cfg.trainer.seed * 1000 + fabric.global_rank)
+        self.task = build_task(
+            cfg,
+            model=model,
+            raw_model=raw_model,
+            generator=self.generator,
+            teacher=teacher,
+            feature_distance=feature_distance,
+        )
+
+    def _restore(self, path: Path) -> None:
+        fabric = self._fabric()
+        state = load_checkpoint(path, map_location="cpu")
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.task.load_state_dict(state["task"])
+        self.step = int(state["step"])
+        ranks = state["ranks"]
+        if len(ranks) == fabric.world_size:
+            restore_rng(ranks[fabric.global_rank]["rng"])
+            self.generator.set_state(ranks[fabric.global_rank]["generator"])
+        else:
+            warnings.warn(
+                f"{path}: saved with {len(ranks)} processes, resumed with {fabric.world_size}; "
+                "random streams are re-seeded (the run continues, not bit-exactly)",
+                stacklevel=2,
+            )
+            _seed_all(self.config.trainer.seed + 7919 * self.step + fabric.global_rank)
+        self.last_checkpoint = path
+        fabric.print(f"resumed from {path} at step {self.step}")
+
+    def _setup_data(self, fabric: Fabric) -> None:
+        cfg, t = self.config, self.config.trainer
+        common = {
+            "num_workers": t.num_workers,
+            "seed": t.seed,
+            "rank": fabric.global_rank,
+            "world_size": fabric.world_size,
+            "start_batch": self.step,
+        }
+        labelled = train_loader(
+            cfg.data.labelled, labelled=True, batch_size=t.batch_size, rcs=cfg.data.rcs, **common
+        )
+        self.labelled = BatchStream(
+            fabric.setup_dataloaders(labelled, use_distributed_sampler=False)
+        )
+        self.unlabelled = None
+        if cfg.data.unlabelled is not None:
+            unlabelled = train_loader(
+                cfg.data.unlabelled, labelled=False, batch_size=t.unlabelled_batch_size, **common
+            )
+            self.unlabelled = BatchStream(
+                fabric.setup_dataloaders(unlabelled, use_distributed_sampler=False)
+            )
+        val = val_loader(
+            cfg.data.val,
+            batch_size=cfg.eval.batch_size,
+            num_workers=t.num_workers,
+            rank=fabric.global_rank,
+            world_size=fabric.world_size,
+        )
+        self.val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
+
+    def _loop(self, fabric: Fabric) -> None:
+        t = self.config.trainer
+        window = MetricWindow()
+        bad_in_a_row = 0
+        while self.step < self.max_steps:
+            tic = time.perf_counter()
+            batch = TrainBatch(
+                labelled=next(self.labelled),
+                unlabelled=next(self.unlabelled) if self.unlabelled is not None else None,
+            )
+            with fabric.autocast():
+                output = self.task.training_step(batch, step=self.step)
+            finite = self._all_finite(output.loss)
+            if finite:
+                fabric.backward(output.loss)
+                if self.config.optim.grad_clip is not None:
+                    fabric.clip_gradients(
+                        self.model, self.optimizer, max_norm=self.config.optim.grad_clip
+                    )
+                self.optimizer.step()
+                self._sync_buffers()
+                after = self.task.after_optimizer_step(self.step)
+                bad_in_a_row = 0
+            else:
+                bad_in_a_row += 1
+                after = {}
+                self._warn_nonfinite(output, bad_in_a_row)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            self.step += 1
+            window.add(output if finite else None, after, time.perf_counter() - tic)
+            if bad_in_a_row >= t.max_nonfinite:
+                self._stop_nonfinite(bad_in_a_row)
+            if self.step % t.log_every == 0 or self.step == self.max_steps:
+                self._log(window.reduce(fabric))
+                window = MetricWindow()
+            for callback in self.callbacks:
+                callback.on_step_end(self, output if finite else None)
+
+    def _sync_buffers(self) -> None:
+        """Rank 0's BatchNorm statistics everywhere (as DDP does before the next forward), so the
+        teacher averages the same student on every rank."""
+        if self._fabric().world_size > 1:
+            for buffer in self.raw_model.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def _all_finite(self, loss: torch.Tensor) -> bool:
+        fabric = self._fabric()
+        bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+        if fabric.world_size > 1:
+            bad = fabric.all_reduce(bad, reduce_op="sum")
+        return bool(bad.item() == 0)
+
+    def _warn_nonfinite(self, output: StepOutput, count: int) -> None:
+        if self.is_global_zero:
+            terms = ", ".join(f"{k}={float(v):.4g}" for k, v in output.terms.items())
+            warnings.warn(
+                f"step {self.step}: non-finite loss ({terms}); step skipped "
+                f"({count} in a row, the run stops at {self.config.trainer.max_nonfinite})",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def _stop_nonfinite(self, count: int) -> None:
+        path = self.save_checkpoint()
+        raise NonFiniteLossError(
+            f"{self.run_dir}: {count} consecutive steps had a non-finite loss (last at step "
+            f"{self.step}); stopped and saved {path or self.checkpoints.path_for(self.step)}. "
+            "Lower optim.lr, set optim.grad_clip, or use trainer.precision=32-true"
+        )
+
+    def _log(self, metrics: dict[str, float]) -> None:
+        for group in self.optimizer.param_groups:
+            metrics[f"lr/{group.get('name', 'group')}"] = float(group["lr"])
+        for callback in self.callbacks:
+            callback.on_log(self, metrics)
+
+    def _fabric(self) -> Fabric:
+        if self.fabric is None:
+            raise RuntimeError("the trainer is not running (call fit())")
+        return self.fabric
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _spawned_fit(fabric: Fabric, trainer: Trainer) -> TrainResult:
+    return trainer._fit(fabric)
+
+
+def train(config: ExperimentConfig, **options: Any) -> TrainResult:
+    """Train ``config`` with the default callbacks (see :class:`Trainer` for ``options``)."""
+    return Trainer(config, **options).fit()

@@ -1,0 +1,78 @@
+"""`pixl train` and `pixl demo` from the command line: runs, resume, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.tiny import tiny_config_dict
+from pixl.cli import main
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pixl.data import generate_digit_scenes
+
+    root = tmp_path_factory.mktemp("cli_digits")
+    sizes = {"source_train": 8, "target_train": 8, "target_val": 2}
+    generate_digit_scenes(root, sizes=sizes, image_size=64)
+    return root
+
+
+@pytest.fixture
+def config_path(digits: Path, tmp_path: Path) -> Path:
+    data = tiny_config_dict(digits, tmp_path / "runs", task="supervised")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_wrong_key_or_value_is_one_line(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", str(config_path), "pixl.temprature=0.2"]) == 2
+    err = one_line_error(capsys)
+    assert "unknown key 'pixl.temprature' (valid: enabled, adaptive_selection, temperature" in err
+    assert main(["train", str(config_path), "trainer.precision=fp8"]) == 2
+    err = one_line_error(capsys)
+    assert err.endswith(
+        "trainer.precision: expected one of 32-true, bf16-mixed, 16-mixed; got 'fp8'"
+    )
+    assert main(["train", str(config_path), "--resume", "missing.pt"]) == 2
+    assert "missing.pt: checkpoint to resume from not found" in one_line_error(capsys)
+
+
+@pytest.mark.slow
+def test_train_then_resume_auto(config_path: Path, tmp_path: Path, capsys) -> None:
+    assert main(["train", str(config_path), "trainer.max_steps=2"]) == 0
+    run = tmp_path / "runs" / "tiny_supervised_daformer"
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_steps"] == 2
+    assert "mIoU" in capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in records] == ["train", "train", "val"]
+    # A second fresh run would overwrite the checkpoints: refused with a hint.
+    assert main(["train", str(config_path), "trainer.max_steps=3"]) == 2
+    assert "--resume auto" in one_line_error(capsys)
+    assert main(["train", str(config_path), "trainer.max_steps=3", "--resume", "auto"]) == 0
+    assert (run / "checkpoints" / "step_00000003.pt").is_file()
+    assert (run / "tensorboard").is_dir()
+
+
+@pytest.mark.slow
+def test_demo_trains_evaluates_and_writes_its_report(digits: Path, tmp_path: Path, capsys) -> None:
+    args = ["demo", "--root", str(digits), "--output-dir", str(tmp_path), "--steps", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "UDA (PiXL) target-val mIoU" in out and "background" in out
+    report = (tmp_path / "digits_uda_pixl" / "demo_report.md").read_text()
+    assert report.startswith("# pixl demo") and "| " not in report.splitlines()[0]
+    assert "target-val mIoU" in report and "background" in report

@@ -1,0 +1,34 @@
+"""Pseudo-labels: argmax, confident-fraction weight per image, margins ignored."""
+
+from __future__ import annotations
+
+import torch
+
+from pixl.config.schema import Margins
+from pixl.core import IGNORE_INDEX
+from pixl.engine.tasks.pseudo import margin_pixels, pseudo_labels_from_probs
+
+
+def test_weight_is_the_confident_fraction_per_image() -> None:
+    probs = torch.full((2, 3, 4, 4), 0.1)
+    probs[:, 0] = 0.8
+    probs[0, :, :2] = torch.tensor([0.02, 0.97, 0.01]).view(3, 1, 1)  # top half confident, class 1
+    out = pseudo_labels_from_probs(probs, threshold=0.968, margins=Margins())
+    assert out.labels[0, 0, 0] == 1 and out.labels[0, 3, 0] == 0
+    assert torch.allclose(out.weight[0], torch.full((4, 4), 0.5))
+    assert torch.equal(out.weight[1], torch.zeros(4, 4))
+
+
+def test_margins_scale_with_the_height_and_are_ignored() -> None:
+    margins = Margins(top=30, bottom=240, left=30, right=30, reference_height=1024)
+    assert margin_pixels(1024, margins) == (30, 240, 30, 30)
+    assert margin_pixels(512, margins) == (15, 120, 15, 15)
+    probs = torch.zeros(1, 2, 64, 64)
+    probs[:, 1] = 1.0
+    small = Margins(top=2, bottom=3, left=1, right=4, reference_height=64)
+    out = pseudo_labels_from_probs(probs, threshold=0.5, margins=small)
+    ignored = out.labels == IGNORE_INDEX
+    assert ignored[0, :2].all() and ignored[0, -3:].all()
+    assert ignored[0, :, :1].all() and ignored[0, :, -4:].all()
+    assert not ignored[0, 2:-3, 1:-4].any()
+    assert (out.weight[ignored] == 0).all() and (out.weight[~ignored] == 1).all()
