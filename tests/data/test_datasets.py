@@ -52,6 +52,18 @@ def test_evaluation_samples_are_full_and_resized(cityscapes: Path) -> None:
     torch.testing.assert_close(ds[1]["image"], ds[1]["image"])  # no randomness at evaluation
 
 
+def test_flip_can_be_turned_off(cityscapes: Path) -> None:
+    """Without crop and flip, a training sample is the evaluation sample, whatever the seed."""
+    train = build_dataset(
+        "cityscapes", cityscapes, "val", train=True, crop_size=None, resize=None, flip=False
+    )
+    full = build_dataset("cityscapes", cityscapes, "val", train=False, crop_size=None, resize=None)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        torch.testing.assert_close(train[0]["image"], full[0]["image"])
+        assert torch.equal(train[0]["label"], full[0]["label"])
+
+
 def test_unlabelled_samples_have_no_label(cityscapes: Path) -> None:
     ds = build_dataset(
         "cityscapes",

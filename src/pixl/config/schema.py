@@ -42,6 +42,8 @@ class DatasetSpec(Section):
     resize: tuple[PositiveInt, PositiveInt] | None = None
     subset_file: str | None = None
     cat_max_ratio: float = Field(0.75, gt=0.0, le=1.0)
+    flip: bool = True
+    """Random horizontal flip in training (off for DigitScenes: a mirrored digit is another shape)."""
 
 
 class RCSConfig(Section):

@@ -34,6 +34,7 @@ class PipelineConfig:
     crop_size: tuple[int, int] | None
     resize: tuple[int, int] | None
     cat_max_ratio: float = 1.0
+    flip: bool = True
 
 
 class SegmentationDataset(Dataset[Sample]):
@@ -89,7 +90,8 @@ class SegmentationDataset(Dataset[Sample]):
                 image, label = random_crop_pair(
                     image, label, cfg.crop_size, rng, cat_max_ratio=cfg.cat_max_ratio
                 )
-            image, label = random_flip_pair(image, label, rng)
+            if cfg.flip:
+                image, label = random_flip_pair(image, label, rng)
         record = self.records[index]
         out: Sample = {"image": normalize_image(image), "name": record.name}
         out["path"] = str(record.image)
@@ -122,11 +124,13 @@ def build_dataset(
     labelled: bool = True,
     subset_file: str | None = None,
     cat_max_ratio: float = 1.0,
+    flip: bool = True,
 ) -> SegmentationDataset:
     """A dataset of ``kind`` (cityscapes, gta5, synthia, digits) and ``split``.
 
     ``train=True``: resize, random crop (``cat_max_ratio`` redraws crops dominated by one class),
-    horizontal flip, normalise; ``train=False``: resize and normalise the full image.
+    horizontal flip (unless ``flip=False``: mirrored digits change identity), normalise;
+    ``train=False``: resize and normalise the full image.
     ``subset_file``: a shipped split name (see ``pixl.data.splits.SHIPPED_SPLITS``) or a text
     file of stems, one per line, to keep. Missing folders or labels raise ``DataError``.
     """
@@ -153,6 +157,10 @@ def build_dataset(
                 f"{missing[0]}); run `pixl data prepare {kind} {root}`"
             )
     pipeline = PipelineConfig(
-        train, _check_size("crop_size", crop_size), _check_size("resize", resize), cat_max_ratio
+        train,
+        _check_size("crop_size", crop_size),
+        _check_size("resize", resize),
+        cat_max_ratio,
+        flip,
     )
     return SegmentationDataset(kind, root, split, records, pipeline, labelled=labelled)

@@ -84,6 +84,7 @@ def train_loader(
         labelled=labelled,
         subset_file=spec.subset_file,
         cat_max_ratio=spec.cat_max_ratio,
+        flip=spec.flip,
     )
     start = start_batch * batch_size
     sampler: Sampler[Any]
