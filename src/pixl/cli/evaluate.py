@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             or Path(config.run_dir) / "eval" / f"{Path(args.checkpoint).stem}_{split}.json"
         )
         report.to_json(output)
-        console = Console()
+        console = Console(soft_wrap=True)  # paths stay on one line (copyable)
         console.print(render_table(report))
         console.print(
             f"mIoU {100 * report.miou:.2f} on {report.num_images} images; report: {output}"

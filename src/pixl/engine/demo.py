@@ -54,7 +54,7 @@ def run_demo(
 ) -> DemoResult:
     from pixl.data import is_prepared, prepare_dataset
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # paths stay on one line
     start = time.perf_counter()
     if not is_prepared("digits", root):
         console.print(f"preparing DigitScenes in {root} (once) ...")

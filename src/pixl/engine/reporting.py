@@ -19,7 +19,7 @@ def table_text(report: EvalReport, width: int = 100) -> str:
 
 
 def print_result(result: TrainResult, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # paths stay on one line
     if result.report is not None:
         console.print(render_table(result.report))
         console.print(f"mIoU {100 * result.report.miou:.2f} on {result.report.num_images} images")
