@@ -3,7 +3,10 @@
 2 images, 256-d features, 19 classes, low and high resolution 128x128 each (65,536 pixels), side by
 side with (a) the floor every prototype-contrast loss pays (normalise, one 19x256 matmul, logsumexp,
 backward) and (b) a straightforward per-class-loop implementation. Each variant runs in its own
-subprocess so its peak memory (VmHWM, reset with /proc/self/clear_refs) is its own.
+subprocess so its peak memory (VmHWM, reset with /proc/self/clear_refs) is its own. Memory is
+measured in a second child with glibc's mmap threshold pinned low (freed blocks go back to the OS,
+so VmHWM tracks live tensors); times come from a child with the default allocator, since forcing
+mmap makes every allocation page-fault and would slow all variants alike.
 
     python benchmarks/bench_core.py [--device cpu|cuda] [--repeats 15] [--threads 2]
 """
@@ -117,7 +120,9 @@ def _sync(device: str) -> None:
 
 
 def measure(variant: str, device: str, repeats: int) -> dict[str, float]:
-    """Run in a child process: median time of forward+backward and the peak extra memory."""
+    """Run in a child process: median time of forward+backward and the peak extra memory.
+
+    ``repeats == 0`` measures memory only (the time entry is then meaningless)."""
     fn = VARIANTS[variant]
     low, high = make_inputs(device)
 
@@ -128,7 +133,7 @@ def measure(variant: str, device: str, repeats: int) -> dict[str, float]:
 
     step()  # warm-up: lazy initialisation stays out of the figures
     times = []
-    for _ in range(repeats):
+    for _ in range(max(repeats, 1)):
         _sync(device)
         start = time.perf_counter()
         step()
@@ -148,7 +153,14 @@ def measure(variant: str, device: str, repeats: int) -> dict[str, float]:
 
 
 def run_child(variant: str, device: str, repeats: int, threads: int) -> dict[str, float]:
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MALLOC_MMAP_THRESHOLD_="65536")
+    """Time in one child (default allocator), memory in another (low mmap threshold)."""
+    timed = _child(variant, device, repeats, threads, {})
+    memory = _child(variant, device, 0, threads, {"MALLOC_MMAP_THRESHOLD_": "65536"})
+    return {"median_ms": timed["median_ms"], "peak_extra_mb": memory["peak_extra_mb"]}
+
+
+def _child(variant: str, device: str, repeats: int, threads: int, extra_env: dict[str, str]):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), **extra_env)
     cmd = [
         sys.executable,
         __file__,
