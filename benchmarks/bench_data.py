@@ -82,7 +82,13 @@ def main() -> None:
             f"DigitScenes generation: {report.converted} images in {generation:.1f} s (2 workers)"
         )
         digits = build_dataset(
-            "digits", digits_root, "source_train", train=True, crop_size=None, resize=None
+            "digits",
+            digits_root,
+            "source_train",
+            train=True,
+            crop_size=None,
+            resize=None,
+            flip=False,  # as the DigitScenes configs load it
         )
         fake_cityscapes(city_root, 16)
         start = time.perf_counter()
@@ -106,10 +112,10 @@ def main() -> None:
 
         body = (
             f"`OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data.py` ({machine_line()}, "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end: the\n"
-            "cores were shared with other jobs, so worker scaling is noisy).\n\n"
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; a load\n"
+            "above the core count means other jobs shared the cores and worker scaling is noisy).\n\n"
             f"DigitScenes generation (2200 images, 2 workers): {generation:.1f} s. Loader: batch 4,\n"
-            "shuffled, train transforms (DigitScenes: flip; Cityscapes-like: random 512x512 crop\n"
+            "shuffled, train transforms (DigitScenes: none, full 128x128 frames; Cityscapes-like: random 512x512 crop\n"
             "+ flip of 1024x512 PNG frames), after one warm-up batch.\n\n" + "\n".join(table)
         )
         write_section("Data loading (bench_data.py)", body)
