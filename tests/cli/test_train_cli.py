@@ -12,19 +12,9 @@ from engine.tiny import tiny_config_dict
 from pixl.cli import main
 
 
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pixl.data import generate_digit_scenes
-
-    root = tmp_path_factory.mktemp("cli_digits")
-    sizes = {"source_train": 8, "target_train": 8, "target_val": 2}
-    generate_digit_scenes(root, sizes=sizes, image_size=64)
-    return root
-
-
 @pytest.fixture
-def config_path(digits: Path, tmp_path: Path) -> Path:
-    data = tiny_config_dict(digits, tmp_path / "runs", task="supervised")
+def config_path(tiny_digits: Path, tmp_path: Path) -> Path:
+    data = tiny_config_dict(tiny_digits, tmp_path / "runs", task="supervised")
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -68,8 +58,10 @@ def test_train_then_resume_auto(config_path: Path, tmp_path: Path, capsys) -> No
 
 
 @pytest.mark.slow
-def test_demo_trains_evaluates_and_writes_its_report(digits: Path, tmp_path: Path, capsys) -> None:
-    args = ["demo", "--root", str(digits), "--output-dir", str(tmp_path), "--steps", "2"]
+def test_demo_trains_evaluates_and_writes_its_report(
+    tiny_digits: Path, tmp_path: Path, capsys
+) -> None:
+    args = ["demo", "--root", str(tiny_digits), "--output-dir", str(tmp_path), "--steps", "2"]
     assert main([*args, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "UDA (PiXL) target-val mIoU" in out and "background" in out
