@@ -1,35 +1,99 @@
 """The demo's claim: on DigitScenes target val, UDA + PiXL beats source-only with the same budget.
 
-Runs ``pixl demo --compare`` (prepares DigitScenes if missing, trains both shipped configs,
-evaluates) and prints both mIoUs and the wall times. Usage::
+Trains the shipped ``digits/uda_pixl`` (the demo's config) and ``digits/source_only_baseline``
+(no adaptation, no PiXL) for each seed with the same steps, through ``bench_ablations.py``'s
+runner and store (``benchmarks/ablation_runs.json``: runs already there are not retrained, and the
+UDA ablation reuses them), then times ``pixl demo`` itself on a fresh DigitScenes folder, alone
+on the machine. Records both in ``benchmarks/RESULTS.md``. Usage::
 
-    .venv/bin/python benchmarks/bench_demo.py [--root data/digits] [--output-dir runs/bench_demo]
+    .venv/bin/python benchmarks/bench_demo.py [--seeds 0 1 2] [--jobs 2] [--no-time-demo]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from pixl.engine.demo import run_demo
+import bench_ablations as ablations
+from results import machine_line, write_section
+
+DEMO = "digits/uda_pixl"
+SOURCE_ONLY = "digits/source_only_baseline"
+
+
+def time_demo(output_dir: Path) -> tuple[float, str]:
+    """Wall time of ``pixl demo`` in a fresh folder (DigitScenes generated too) and its last line."""
+    root = output_dir / "digits"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "pixl.cli", "demo", "--root", str(root)]
+    cmd += ["--output-dir", str(output_dir / "runs"), "--no-progress"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    miou = next(line for line in done.stdout.splitlines() if "target-val mIoU" in line)
+    return seconds, miou.strip()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default="data/digits")
-    parser.add_argument("--output-dir", default="runs/bench_demo")
-    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(ablations.SEEDS))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--output-dir", default="runs/ablations")
+    parser.add_argument("--no-time-demo", dest="time_demo", action="store_false")
+    parser.add_argument("--no-record", dest="record", action="store_false")
     args = parser.parse_args()
+    args.steps, args.rerun = None, False
     start = time.perf_counter()
-    result = run_demo(args.root, args.output_dir, steps=args.steps, compare=True, progress=False)
-    assert result.uda.report is not None and result.source_only is not None
-    assert result.source_only.report is not None
-    uda, source = result.uda, result.source_only
-    print(f"UDA + PiXL     target-val mIoU {100 * uda.report.miou:6.2f}  ({uda.seconds:.0f} s)")
-    print(
-        f"source-only    target-val mIoU {100 * source.report.miou:6.2f}  ({source.seconds:.0f} s)"
+    runs = [
+        ablations.Run(label, config, (), seed, None)
+        for label, config in (("UDA + PiXL", DEMO), ("source-only", SOURCE_ONLY))
+        for seed in args.seeds
+    ]
+    store = ablations.execute(runs, args)
+    lines = [
+        "| seed | UDA + PiXL mIoU % | source-only mIoU % | difference |",
+        "|---|---:|---:|---:|",
+    ]
+    diffs = []
+    for seed in args.seeds:
+        uda = 100 * store[ablations.Run("", DEMO, (), seed).key]["miou"]
+        source = 100 * store[ablations.Run("", SOURCE_ONLY, (), seed).key]["miou"]
+        diffs.append(uda - source)
+        lines.append(f"| {seed} | {uda:.2f} | {source:.2f} | {uda - source:+.2f} |")
+    wins = sum(d > 0 for d in diffs)
+    spread = f" ± {statistics.stdev(diffs):.2f}" if len(diffs) > 1 else ""
+    lines += [
+        "",
+        f"UDA + PiXL minus source-only: {statistics.fmean(diffs):+.2f}{spread} mIoU points; "
+        f"UDA wins {wins} of {len(diffs)} seeds.",
+    ]
+    if args.time_demo:
+        seconds, last = time_demo(Path("runs/bench_demo"))
+        lines += [
+            "",
+            f"`pixl demo` alone (fresh DigitScenes folder, generation included, seed 0): "
+            f"{seconds:.0f} s wall ({seconds / 60:.1f} min); it printed `{last}`.",
+        ]
+    seeds = " ".join(map(str, args.seeds))
+    body = (
+        f"Command: `.venv/bin/python benchmarks/bench_demo.py --seeds {seeds}` "
+        f"({machine_line()}; training runs {args.jobs} at a time, the demo timing alone). "
+        f"Configs: `{DEMO}` (what `pixl demo` trains) and `{SOURCE_ONLY}`, same steps and seed, "
+        f"each evaluated on DigitScenes target val. This sitting took "
+        f"{(time.perf_counter() - start) / 60:.1f} min.\n\n" + "\n".join(lines)
     )
-    print(f"total wall time {time.perf_counter() - start:.0f} s")
+    print(body)
+    if args.record:
+        write_section("Demo: UDA vs source-only on DigitScenes", body)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,11 @@ def test_demo_trains_evaluates_and_writes_its_report(
     tiny_digits: Path, tmp_path: Path, capsys
 ) -> None:
     args = ["demo", "--root", str(tiny_digits), "--output-dir", str(tmp_path), "--steps", "2"]
-    assert main([*args, "--no-progress"]) == 0
+    assert main([*args, "--seed", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "UDA (PiXL) target-val mIoU" in out and "background" in out
     report = (tmp_path / "digits_uda_pixl" / "demo_report.md").read_text()
     assert report.startswith("# pixl demo") and "| " not in report.splitlines()[0]
     assert "target-val mIoU" in report and "background" in report
+    saved = yaml.safe_load((tmp_path / "digits_uda_pixl" / "config.yaml").read_text())
+    assert saved["trainer"]["seed"] == 3 and saved["trainer"]["max_steps"] == 2

@@ -65,8 +65,48 @@ def test_rerun_skips_and_other_parameters_refused(tmp_path: Path) -> None:
     generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
     again = generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
     assert (again.converted, again.skipped) == (0, 15)
-    with pytest.raises(DataError, match="use another folder"):
+    with pytest.raises(DataError, match="delete the folder or use another one"):
         generate_digit_scenes(tmp_path, seed=1, sizes=TINY, image_size=48)
+
+
+def test_folder_from_an_older_generator_is_refused(tmp_path: Path) -> None:
+    import json
+
+    import pixl.data.digits as digits
+
+    generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    assert is_prepared("digits", tmp_path)
+    manifest = tmp_path / digits.MANIFEST
+    old = {**json.loads(manifest.read_text()), "version": digits.GENERATOR_VERSION - 1}
+    manifest.write_text(json.dumps(old))
+    assert not is_prepared("digits", tmp_path)  # the demo would regenerate ...
+    with pytest.raises(DataError, match=r"version .*delete the folder"):  # ... and is told why
+        generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+
+
+def test_digit_boxes_never_overlap() -> None:
+    from pixl.data.digits import _free_box
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        boxes: list[tuple[int, int, int]] = []
+        for side in rng.integers(20, 60, size=6):
+            corner = _free_box(rng, 128, int(side), boxes)
+            if corner is not None:
+                boxes.append((*corner, int(side)))
+        mask = np.zeros((128, 128), dtype=int)
+        for top, left, side in boxes:
+            mask[top : top + side, left : left + side] += 1
+        assert mask.max() == 1 and len(boxes) >= 1
+    assert _free_box(rng, 64, 64, [(0, 0, 64)]) is None  # a full canvas has no room
+
+
+def test_scenes_hold_two_to_five_digits() -> None:
+    counts = []
+    for seed in range(30):
+        _, label = render_scene("synth", np.random.default_rng(seed), 128)
+        counts.append(len(np.unique(label)) - 1)  # distinct digit classes present
+    assert min(counts) >= 1 and max(counts) <= 5 and np.mean(counts) >= 2.5
 
 
 def test_domains_and_digit_samples_differ() -> None:

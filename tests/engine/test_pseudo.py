@@ -32,3 +32,15 @@ def test_margins_scale_with_the_height_and_are_ignored() -> None:
     assert ignored[0, :, :1].all() and ignored[0, :, -4:].all()
     assert not ignored[0, 2:-3, 1:-4].any()
     assert (out.weight[ignored] == 0).all() and (out.weight[~ignored] == 1).all()
+
+
+def test_pixel_mask_ignores_the_unconfident_pixels() -> None:
+    probs = torch.full((1, 3, 4, 4), 0.1)
+    probs[:, 0] = 0.8  # unconfident background everywhere ...
+    probs[0, :, :1] = torch.tensor([0.02, 0.97, 0.01]).view(3, 1, 1)  # ... but a confident row
+    out = pseudo_labels_from_probs(
+        probs, threshold=0.968, margins=Margins(), weighting="pixel_mask"
+    )
+    assert torch.equal(out.labels[0, 0], torch.ones(4, dtype=torch.long))
+    assert (out.labels[0, 1:] == IGNORE_INDEX).all()
+    assert torch.equal(out.weight[0, 0], torch.ones(4)) and (out.weight[0, 1:] == 0).all()

@@ -104,3 +104,23 @@ def test_teacher_follows_the_student_after_each_step(tiny_digits: Path, tmp_path
     student = trainer.raw_model.state_dict()
     for name, value in teacher.state_dict().items():
         assert torch.equal(value, student[name]), name
+
+
+@pytest.mark.slow
+def test_self_training_and_pixl_start_at_their_start_steps(
+    tiny_digits: Path, tmp_path: Path
+) -> None:
+    config = tiny_config(
+        tiny_digits,
+        tmp_path,
+        trainer={"max_steps": 3},
+        self_training={"start_step": 2},
+        pixl={"start_step": 1},
+    )
+    _, collect = run(config, final_eval=False)
+    mixed = [any(k.startswith(("train/ce_mixed", "pseudo/")) for k in log) for log in collect.logs]
+    assert mixed == [False, False, True]  # steps 0 and 1 labelled-only, step 2 self-trains
+    pixl = [any(k.startswith("train/pixl_") for k in log) for log in collect.logs]
+    assert pixl == [False, True, True]  # PiXL from step 1
+    assert "train/pixl_mixed" in collect.logs[2]
+    assert all("teacher/alpha" in log for log in collect.logs)  # the teacher follows throughout

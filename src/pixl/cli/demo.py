@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--compare", action="store_true", help="also train the source-only baseline (same budget)"
     )
+    parser.add_argument("--seed", type=int, help="training seed (default: the config's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run)
 
@@ -33,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps,
         compare=args.compare,
         progress=not args.no_progress,
+        seed=args.seed,
     )
     return 0

@@ -24,6 +24,7 @@ Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
 Accelerator = Literal["auto", "cpu", "cuda", "gpu", "mps"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "single_device"]
 EvalMode = Literal["whole", "slide"]
+PseudoWeighting = Literal["image_fraction", "pixel_mask"]
 
 
 class Section(BaseModel):
@@ -85,6 +86,10 @@ class PiXLConfig(Section):
     eta_start: float = Field(0.2, ge=0.0, le=1.0)
     eta_end: float = Field(0.001, ge=0.0, le=1.0)
     weight: float = Field(1.0, ge=0.0)
+    start_step: int = Field(0, ge=0)
+    """First step with the PiXL terms. 0 (the paper) for ImageNet-initialised models; a model
+    trained from scratch has no class structure in its features to build prototypes from at first,
+    and PiXL's pull on them slows its early learning (DigitScenes configs start later)."""
 
 
 class Margins(Section):
@@ -104,9 +109,17 @@ class SelfTrainingConfig(Section):
 
     ema_alpha: float = Field(0.999, gt=0.0, lt=1.0)
     pseudo_threshold: float = Field(0.968, ge=0.0, le=1.0)
+    pseudo_weighting: PseudoWeighting = "image_fraction"
+    """``image_fraction``: each image's pixels weigh its confident fraction (DACS/HRDA, the paper);
+    ``pixel_mask``: confident pixels weigh 1, the rest are ignored."""
     margins: Margins = Field(default_factory=Margins)
     classmix: bool = True
     strong_augment: bool = True
+    start_step: int = Field(0, ge=0)
+    """Steps of labelled-only training before pseudo-labels and mixing begin (the teacher still
+    follows the student). 0, the paper's setting, suits ImageNet-initialised models; a model
+    trained from scratch would otherwise self-train on a teacher that calls every target pixel
+    background (DigitScenes configs)."""
 
 
 class FDConfig(Section):

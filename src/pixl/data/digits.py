@@ -1,9 +1,10 @@
 """DigitScenes: a small, real domain shift generated deterministically from installed packages.
 
 Handwritten digits from scikit-learn (``load_digits``) are placed, scaled and slightly rotated on
-128x128 canvases. Source "synth": flat or gradient colours, clean hard edges. Target "photo":
-backgrounds cut from real photographs shipped with scikit-learn and scikit-image, digits blended
-MNIST-M style (the photo inverted under the stroke), then blur and noise. Source and target use
+128x128 canvases, 2-5 per scene without overlap. Source "synth": flat or gradient colours, clean
+hard edges. Target "photo": backgrounds cut from real photographs shipped with scikit-learn and
+scikit-image, digits blended MNIST-M style (the photo inverted under the stroke), then blur and
+noise. Source and target use
 disjoint digit samples (first and second half of the set). Classes: 0 background, 1..10 the
 digits 0..9. Written in the Cityscapes layout (city folder = domain) with train-id labels, so the
 same loader reads it; splits ``source_train``, ``target_train`` (labels written for SSL, ignored for
@@ -44,6 +45,10 @@ PHOTOS: tuple[str, ...] = (
     "skimage:gravel",
 )
 MANIFEST = "pixl_digits.json"
+GENERATOR_VERSION = 2  # bump when render_scene changes: old folders are refused, not mixed
+DIGITS_PER_SCENE = (2, 5)  # inclusive
+DIGIT_SIDE = (0.25, 0.45)  # fraction of the image side
+_PLACEMENT_TRIES = 20
 
 
 @functools.lru_cache(maxsize=1)
@@ -113,18 +118,41 @@ def _photo_crop(rng: np.random.Generator, size: int) -> np.ndarray:
     return crop[:, ::-1].copy() if rng.random() < 0.5 else crop
 
 
+def _free_box(
+    rng: np.random.Generator, size: int, side: int, boxes: list[tuple[int, int, int]]
+) -> tuple[int, int] | None:
+    """A random top-left corner whose ``side`` square overlaps none of ``boxes``, or None."""
+    for _ in range(_PLACEMENT_TRIES):
+        top, left = int(rng.integers(0, size - side + 1)), int(rng.integers(0, size - side + 1))
+        if all(
+            top + side <= t or t + s <= top or left + side <= x or x + s <= left
+            for t, x, s in boxes
+        ):
+            return top, left
+    return None
+
+
 def render_scene(
     domain: str, rng: np.random.Generator, size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One scene: uint8 RGB image ``[size, size, 3]`` and train ids ``[size, size]``."""
+    """One scene: uint8 RGB image ``[size, size, 3]`` and train ids ``[size, size]``.
+
+    2-5 digits, each 25-45 % of the image side, in boxes that do not overlap: an occluded digit
+    is a different shape, and overlapping labels would ask the model for the impossible.
+    """
     images, targets = _digit_pools()[domain]
     canvas = _synth_background(rng, size) if domain == "synth" else _photo_crop(rng, size)
     label = np.zeros((size, size), dtype=np.uint8)
-    for _ in range(int(rng.integers(3, 7))):
+    boxes: list[tuple[int, int, int]] = []
+    for _ in range(int(rng.integers(DIGITS_PER_SCENE[0], DIGITS_PER_SCENE[1] + 1))):
         pick = int(rng.integers(len(images)))
-        side = round(size * rng.uniform(0.2, 0.38))
+        side = round(size * rng.uniform(*DIGIT_SIDE))
+        corner = _free_box(rng, size, side, boxes)
+        if corner is None:  # the canvas is full
+            continue
+        top, left = corner
+        boxes.append((top, left, side))
         alpha = _digit_alpha(images[pick], side, rng.uniform(-15, 15))
-        top, left = int(rng.integers(0, size - side + 1)), int(rng.integers(0, size - side + 1))
         region = canvas[top : top + side, left : left + side]
         stroke = alpha > 0.5
         if domain == "synth":  # flat colour, hard edge, kept apart from the background
@@ -162,6 +190,15 @@ def _make_one(args: tuple[Path, str, int, int, int]) -> tuple[str, dict[int, int
     return name, count_classes(label, len(DIGIT_CLASSES)), written
 
 
+def is_current(root: str | Path) -> bool:
+    """Whether ``root`` was written by this generator version (older scenes differ)."""
+    path = Path(root) / MANIFEST
+    try:
+        return json.loads(path.read_text()).get("version") == GENERATOR_VERSION
+    except (OSError, ValueError):
+        return False
+
+
 def _check_manifest(root: Path, manifest: dict) -> None:
     path = root / MANIFEST
     if path.is_file():
@@ -170,7 +207,8 @@ def _check_manifest(root: Path, manifest: dict) -> None:
         if changed:
             what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in changed.items())
             raise DataError(
-                f"{path}: this folder holds DigitScenes with {what}; use another folder"
+                f"{path}: this folder holds DigitScenes with {what}; "
+                "delete the folder or use another one"
             )
     root.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=1))
@@ -231,7 +269,10 @@ def generate_digit_scenes(
     sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
     if set(sizes) != set(DEFAULT_SIZES) or min(sizes.values()) < 1 or image_size < 32:
         raise DataError(f"DigitScenes sizes need {sorted(DEFAULT_SIZES)} >= 1 and image_size >= 32")
-    _check_manifest(root, {"seed": seed, "sizes": sizes, "image_size": image_size})
+    _check_manifest(
+        root,
+        {"version": GENERATOR_VERSION, "seed": seed, "sizes": sizes, "image_size": image_size},
+    )
     report = PrepareReport("digits", root)
     jobs = {
         split: [(root, split, i, seed, image_size) for i in range(n)] for split, n in sizes.items()

@@ -193,5 +193,7 @@ def is_prepared(kind: str, root: str | Path) -> bool:
     root = Path(root)
     done = all(class_stats_path(root, split).is_file() for split in PREPARE_SPLITS[kind])
     if kind == "digits":
-        return done and (root / "dataset_card.md").is_file()
+        from pixl.data.digits import is_current
+
+        return done and (root / "dataset_card.md").is_file() and is_current(root)
     return done

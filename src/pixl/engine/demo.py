@@ -18,7 +18,7 @@ from pixl.engine.reporting import table_text
 from pixl.engine.trainer import Trainer, TrainResult
 
 UDA_CONFIG = "digits/uda_pixl"
-SOURCE_ONLY_CONFIG = "digits/source_only_pixl"
+SOURCE_ONLY_CONFIG = "digits/source_only_baseline"  # no adaptation, no PiXL
 
 
 @dataclass
@@ -30,7 +30,11 @@ class DemoResult:
 
 
 def demo_config(
-    name: str, root: str | Path, output_dir: str | Path, steps: int | None
+    name: str,
+    root: str | Path,
+    output_dir: str | Path,
+    steps: int | None,
+    seed: int | None = None,
 ) -> ExperimentConfig:
     """A shipped DigitScenes config pointed at ``root`` and writing under ``output_dir``."""
     overrides = [f"data.{part}.root={root}" for part in ("labelled", "unlabelled", "val")]
@@ -40,6 +44,8 @@ def demo_config(
     overrides.append(f"output_dir={output_dir}")
     if steps is not None:
         overrides.append(f"trainer.max_steps={steps}")
+    if seed is not None:
+        overrides.append(f"trainer.seed={seed}")
     return load_config(name, overrides)
 
 
@@ -50,6 +56,7 @@ def run_demo(
     steps: int | None = None,
     compare: bool = False,
     progress: bool = True,
+    seed: int | None = None,
     console: Console | None = None,
 ) -> DemoResult:
     from pixl.data import is_prepared, prepare_dataset
@@ -59,14 +66,14 @@ def run_demo(
     if not is_prepared("digits", root):
         console.print(f"preparing DigitScenes in {root} (once) ...")
         prepare_dataset("digits", root, progress=progress)
-    uda_config = demo_config(UDA_CONFIG, root, output_dir, steps)
+    uda_config = demo_config(UDA_CONFIG, root, output_dir, steps, seed)
     if not progress:
         uda_config.trainer.progress_bar = False
     console.print(f"training {uda_config.name}: {uda_config.trainer.max_steps} steps on CPU")
     uda = Trainer(uda_config, overwrite=True).fit()
     source_only = None
     if compare:
-        so_config = demo_config(SOURCE_ONLY_CONFIG, root, output_dir, steps)
+        so_config = demo_config(SOURCE_ONLY_CONFIG, root, output_dir, steps, seed)
         so_config.trainer.progress_bar = progress
         console.print(f"training {so_config.name} (the baseline, same budget)")
         source_only = Trainer(so_config, overwrite=True).fit()
@@ -84,7 +91,7 @@ def run_demo(
 def write_report(uda: TrainResult, source_only: TrainResult | None, seconds: float) -> Path:
     """``RUN/demo_report.md``: what ran, how long, and the per-class IoU table(s)."""
     lines = ["# pixl demo: DigitScenes UDA (synth -> photo)", ""]
-    for label, result in (("UDA + PiXL", uda), ("source-only + PiXL", source_only)):
+    for label, result in (("UDA + PiXL", uda), ("source-only", source_only)):
         if result is None or result.report is None:
             continue
         lines += [

@@ -136,6 +136,10 @@ class PiXLTerm:
     def eta(self, step: int) -> float:
         return eta_at(step, self.max_steps, self.config.eta_start, self.config.eta_end)
 
+    def active(self, step: int) -> bool:
+        """PiXL joins the loss at ``pixl.start_step`` (0: from the first step, as in the paper)."""
+        return step >= self.config.start_step
+
     def __call__(
         self, forward: StudentForward, labels: Tensor, step: int, prefix: str
     ) -> tuple[Tensor, dict[str, Tensor]]:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pixl.config.schema import Margins
+from pixl.config.schema import Margins, PseudoWeighting
 from pixl.core import IGNORE_INDEX
 
 
@@ -17,7 +17,8 @@ class PseudoLabels:
     labels: Tensor
     """[B, H, W] teacher argmax; margins set to the ignore index."""
     weight: Tensor
-    """[B, H, W] per-image fraction of confident pixels, 0 in the margins."""
+    """[B, H, W] per-image fraction of confident pixels (``image_fraction``) or 1 on confident
+    pixels (``pixel_mask``); 0 in the margins."""
     confidence: Tensor
     """[B, H, W] teacher max probability."""
 
@@ -30,14 +31,27 @@ def margin_pixels(height: int, margins: Margins) -> tuple[int, int, int, int]:
     )
 
 
-def pseudo_labels_from_probs(probs: Tensor, threshold: float, margins: Margins) -> PseudoLabels:
-    """Argmax labels, weight = fraction of pixels with confidence >= threshold (one per image).
+def pseudo_labels_from_probs(
+    probs: Tensor,
+    threshold: float,
+    margins: Margins,
+    weighting: PseudoWeighting = "image_fraction",
+) -> PseudoLabels:
+    """Argmax labels weighted by confidence >= threshold.
 
+    ``image_fraction`` (DACS/HRDA, the paper): every pixel weighs the image's fraction of confident
+    pixels. ``pixel_mask``: confident pixels weigh 1, the others are ignored (label and weight),
+    which keeps a weak teacher's confident-looking majority class off the pixels it is unsure of.
     Shape: probs [B, C, H, W] -> labels, weight, confidence [B, H, W].
     """
     confidence, labels = probs.max(dim=1)
-    fraction = (confidence >= threshold).float().mean(dim=(1, 2))
-    weight = fraction.view(-1, 1, 1).expand_as(confidence).clone()
+    confident = confidence >= threshold
+    if weighting == "pixel_mask":
+        weight = confident.float()
+        labels = torch.where(confident, labels, torch.full_like(labels, IGNORE_INDEX))
+    else:
+        fraction = confident.float().mean(dim=(1, 2))
+        weight = fraction.view(-1, 1, 1).expand_as(confidence).clone()
     top, bottom, left, right = margin_pixels(probs.shape[-2], margins)
     outside = torch.zeros_like(labels, dtype=torch.bool)
     height, width = labels.shape[-2:]
@@ -52,7 +66,11 @@ def pseudo_labels_from_probs(probs: Tensor, threshold: float, margins: Margins) 
 
 @torch.no_grad()
 def teacher_pseudo_labels(
-    teacher: nn.Module, images: Tensor, threshold: float, margins: Margins
+    teacher: nn.Module,
+    images: Tensor,
+    threshold: float,
+    margins: Margins,
+    weighting: PseudoWeighting = "image_fraction",
 ) -> PseudoLabels:
     """The teacher's prediction on the unaugmented images, upsampled to their size.
 
@@ -62,4 +80,4 @@ def teacher_pseudo_labels(
     logits = F.interpolate(
         logits.float(), size=images.shape[-2:], mode="bilinear", align_corners=False
     )
-    return pseudo_labels_from_probs(torch.softmax(logits, dim=1), threshold, margins)
+    return pseudo_labels_from_probs(torch.softmax(logits, dim=1), threshold, margins, weighting)

@@ -6,6 +6,7 @@ Each step (DACS with HRDA, DESIGN.md section 4):
 3. ClassMix pastes half of each labelled image's classes onto an unlabelled image, then strong
    augmentation; CE* (pixel-weighted) + PiXL on the mixed batch;
 4. after the optimizer step the teacher averages the student in.
+Steps 2-3 begin at ``self_training.start_step`` (0 in the paper's configs).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class SemiSupervisedTask(SupervisedTask):
     def training_step(self, batch: TrainBatch, *, step: int) -> StepOutput:
         terms, stats, forward = self.labelled_losses(batch, step)
         extra_terms, extra_stats = self.extra_losses(batch, forward)
-        mixed_terms, mixed_stats = self.mixed_losses(batch, step)
+        mixed_terms: dict[str, Tensor] = {}
+        mixed_stats: dict[str, Tensor] = {}
+        if step >= self.config.self_training.start_step:  # else: labelled-only warm-up
+            mixed_terms, mixed_stats = self.mixed_losses(batch, step)
         return finish(
             {**terms, **extra_terms, **mixed_terms}, {**stats, **extra_stats, **mixed_stats}
         )
@@ -66,7 +70,9 @@ class SemiSupervisedTask(SupervisedTask):
             raise ValueError("self-training needs an unlabelled batch")
         st = self.config.self_training
         target = batch.unlabelled["image"]
-        pseudo = teacher_pseudo_labels(self.teacher.module, target, st.pseudo_threshold, st.margins)
+        pseudo = teacher_pseudo_labels(
+            self.teacher.module, target, st.pseudo_threshold, st.margins, st.pseudo_weighting
+        )
         images, labels, weight = self.mix(batch.labelled, target, pseudo)
         forward = student_forward(self.model, images, self.generator)
         terms = {"ce_mixed": ce_star(forward, labels, weight, self.config.model.detail_weight)}
@@ -74,7 +80,7 @@ class SemiSupervisedTask(SupervisedTask):
             "pseudo/confidence": pseudo.confidence.mean().detach(),
             "pseudo/weight": pseudo.weight.mean().detach(),
         }
-        if self.pixl is not None:
+        if self.pixl is not None and self.pixl.active(step):
             terms["pixl_mixed"], pixl_stats = self.pixl(forward, labels, step, "pixl_mixed")
             stats.update(pixl_stats)
         return terms, stats

@@ -51,7 +51,7 @@ class SupervisedTask:
         forward = student_forward(self.model, images, self.generator)
         terms = {"ce_labelled": ce_star(forward, labels, None, self.config.model.detail_weight)}
         stats: dict[str, Tensor] = {}
-        if self.pixl is not None:
+        if self.pixl is not None and self.pixl.active(step):
             terms["pixl_labelled"], stats = self.pixl(forward, labels, step, "pixl_labelled")
             stats["pixl/eta"] = torch.tensor(self.pixl.eta(step))
         return terms, stats, forward

@@ -1,0 +1,540 @@
+"""The paper's ablations on DigitScenes, PiXL's feature compactness, and the cost of a PiXL step.
+
+Each part trains the shipped DigitScenes configs (``pixl train``, one process per run, ``--jobs``
+at a time) and merges its rows into ``benchmarks/RESULTS.md``; every finished run is also stored in
+``benchmarks/ablation_runs.json`` so parts can be run in separate sittings and re-rendered, and a
+re-run skips runs already stored (``--rerun`` forces them). Usage::
+
+    .venv/bin/python benchmarks/bench_ablations.py --part uda          # Table 5 on DigitScenes
+    .venv/bin/python benchmarks/bench_ablations.py --part ssl          # SSL 1/30
+    .venv/bin/python benchmarks/bench_ablations.py --part supervised   # supervised +/- PiXL
+    .venv/bin/python benchmarks/bench_ablations.py --part sweeps       # eta and temperature
+    .venv/bin/python benchmarks/bench_ablations.py --part features     # CH / DB (after uda)
+    .venv/bin/python benchmarks/bench_ablations.py --part cost         # one UDA step +/- PiXL
+    .venv/bin/python benchmarks/bench_ablations.py --quick             # all of it, small
+
+Parts: uda, ssl, supervised, sweeps (one seed each: see the seed spread of the uda part to judge
+the differences), features (needs the uda part's runs), cost (HRDA MiT-B0, 256 crops, CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results import machine_line, write_section
+
+STORE = Path(__file__).resolve().parent / "ablation_runs.json"
+SEEDS = (0, 1, 2)
+ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)
+TEMPERATURES = (0.07, 0.1, 0.5, 1.0)
+QUICK_STEPS = 150
+# --hrda: HRDA around the DigitScenes DeepLabV3+ (context at 0.5, detail crop 0.5 of 64 px frames).
+HRDA_OVERRIDES = (
+    "model.name=hrda",
+    "model.options={base: deeplabv3plus, base_options: {encoder: resnet18, encoder_weights: null,"
+    " embed_dim: 64}, scale: 0.5, detail_crop: 0.5, attention_dim: 64}",
+)  # --quick: one seed, short runs, the sweeps' end points only
+QUICK_ETAS = (0.2, 0.8)
+QUICK_TEMPERATURES = (0.1, 1.0)
+# Logged statistics summarised for each run (mean over the last quarter of the logged steps).
+STATS = (
+    "train/ce_labelled",
+    "train/ce_mixed",
+    "train/pixl_labelled",
+    "train/pixl_mixed",
+    "pseudo/weight",
+    "pixl_mixed/joint_pixels",
+    "pixl_mixed/drift_pixels",
+    "pixl_mixed/prototypes",
+    "pixl_labelled/joint_pixels",
+    "pixl_labelled/drift_pixels",
+    "pixl_labelled/prototypes",
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a shipped config, extra overrides, a seed."""
+
+    label: str
+    config: str
+    overrides: tuple[str, ...] = ()
+    seed: int = 0
+    steps: int | None = None
+
+    @property
+    def key(self) -> str:
+        parts = [self.config, *self.overrides, f"seed={self.seed}", f"steps={self.steps}"]
+        return "|".join(parts)
+
+    @property
+    def name(self) -> str:
+        """A folder name: the config, a short digest of the overrides, seed and steps."""
+        digest = hashlib.sha1("|".join(self.overrides).encode()).hexdigest()[:8]
+        tag = f"o{digest}" if self.overrides else ""
+        parts = (self.config.replace("/", "_"), tag, f"s{self.seed}", f"n{self.steps}")
+        return "_".join(p for p in parts if p)
+
+
+@dataclass
+class Outcome:
+    miou: float
+    per_class: dict[str, float]
+    seconds: float
+    steps: int
+    run_dir: str
+    stats: dict[str, float] = field(default_factory=dict)
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+
+def load_store() -> dict[str, dict]:
+    return json.loads(STORE.read_text()) if STORE.is_file() else {}
+
+
+def save_store(store: dict[str, dict]) -> None:
+    tmp = STORE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, STORE)
+
+
+def summarise(metrics: Path) -> tuple[dict, dict[str, float], dict[str, list[float]]]:
+    """The final val row, late-run means of STATS, and the CE/PiXL curves (every logged step)."""
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    train = [r for r in rows if r["kind"] == "train"]
+    val = [r for r in rows if r["kind"] == "val"]
+    if not val:
+        raise RuntimeError(f"{metrics}: no validation row (did the run finish?)")
+    late = train[len(train) * 3 // 4 :] or train
+    stats = {
+        k: statistics.fmean(r[k] for r in late) for k in STATS if late and all(k in r for r in late)
+    }
+    curve = {k: [r[k] for r in train if k in r] for k in ("step", *STATS[:4])}
+    return val[-1], stats, curve
+
+
+def scaled_start_steps(run: Run) -> list[str]:
+    """With ``--steps``, PiXL and self-training start at the same fraction of the run as shipped."""
+    from pixl.config import load_config
+
+    config = load_config(run.config, list(run.overrides))
+    total = config.trainer.max_steps
+    out = [f"pixl.start_step={config.pixl.start_step * run.steps // total}"]
+    if config.task != "supervised":
+        start = config.self_training.start_step * run.steps // total
+        out.append(f"self_training.start_step={start}")
+    return out
+
+
+def train(run: Run, output_dir: Path, threads: int) -> Outcome:
+    overrides = [
+        *run.overrides,
+        f"trainer.seed={run.seed}",
+        f"output_dir={output_dir}",
+        f"name={run.name}",
+        "trainer.progress_bar=false",
+    ]
+    if run.steps is not None:
+        overrides += [f"trainer.max_steps={run.steps}", *scaled_start_steps(run)]
+    cmd = [sys.executable, "-m", "pixl.cli", "train", run.config, *overrides, "--overwrite"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1")
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    run_dir = output_dir / run.name
+    val, stats, curve = summarise(run_dir / "metrics.jsonl")
+    return Outcome(
+        miou=val["miou"],
+        per_class=val["per_class_iou"],
+        seconds=seconds,
+        steps=val["step"],
+        run_dir=str(run_dir),
+        stats=stats,
+        curve=curve,
+    )
+
+
+def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
+    """Train the runs not stored yet (``--jobs`` at a time) and return the store."""
+    store = load_store()
+    todo = [r for r in runs if args.rerun or r.key not in store]
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    print(f"{len(runs)} runs, {len(todo)} to train, {args.jobs} at a time x {threads} threads")
+
+    def one(run: Run) -> tuple[Run, Outcome]:
+        outcome = train(run, Path(args.output_dir), threads)
+        print(
+            f"  {run.label:45s} seed {run.seed}: mIoU {100 * outcome.miou:5.2f} "
+            f"({outcome.seconds:.0f} s)",
+            flush=True,
+        )
+        return run, outcome
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        for run, outcome in pool.map(one, todo):
+            store = load_store()
+            store[run.key] = {"label": run.label, **outcome.__dict__}
+            save_store(store)
+    return load_store()
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def table(runs: list[Run], store: dict[str, dict], with_stats: bool = True) -> str:
+    """One row per label: mIoU mean ± std over seeds, the seeds' values, time, PiXL statistics."""
+    labels = list(dict.fromkeys(r.label for r in runs))
+    lines = [
+        "| setting | target-val mIoU % (mean ± std) | per seed | s per run | "
+        "late CE (labelled / mixed) | late PiXL term, weighted (labelled / mixed) | "
+        "drift / joint px (mixed) |",
+        "|---|---:|---|---:|---|---|---|",
+    ]
+    for label in labels:
+        rows = [store[r.key] for r in runs if r.label == label and r.key in store]
+        if not rows:
+            continue
+        mious = [100 * row["miou"] for row in rows]
+        seconds = statistics.fmean(row["seconds"] for row in rows)
+
+        def late(key: str, rows: list[dict] = rows) -> str:
+            values = [row["stats"][key] for row in rows if key in row["stats"]]
+            return f"{statistics.fmean(values):.3f}" if values else "-"
+
+        drift = late("pixl_mixed/drift_pixels")
+        joint = late("pixl_mixed/joint_pixels")
+        lines.append(
+            f"| {label} | {mean_std(mious)} | {', '.join(f'{m:.2f}' for m in mious)} | "
+            f"{seconds:.0f} | {late('train/ce_labelled')} / {late('train/ce_mixed')} | "
+            f"{late('train/pixl_labelled')} / {late('train/pixl_mixed')} | "
+            f"{drift} / {joint} |"
+        )
+    lines.append(
+        "\n'late' = mean over the last quarter of the logged steps, over seeds; drift / joint px ="
+        " pixels per step of the mixed batch at feature resolution; '-' = term absent."
+    )
+    return "\n".join(lines)
+
+
+def seeds_of(args: argparse.Namespace) -> tuple[int, ...]:
+    return tuple(args.seeds)
+
+
+def uda_runs(args: argparse.Namespace) -> list[Run]:
+    """Table 5 on DigitScenes. The DigitScenes model is single-resolution (DeepLabV3+), where
+    adaptive selection has nothing to choose between, so drift alignment alone and drift alignment
+    + adaptive selection are the same run; ``--hrda`` trains HRDA instead and separates them."""
+    hrda = HRDA_OVERRIDES if args.hrda else ()
+    settings = [
+        ("source-only (no adaptation)", "digits/source_only_baseline", ()),
+        ("baseline: self-training + ClassMix", "digits/uda_baseline", ()),
+    ]
+    if args.hrda:
+        settings.append(
+            (
+                "+ drift alignment (PiXL, no adaptive selection)",
+                "digits/uda_pixl",
+                ("pixl.adaptive_selection=false",),
+            )
+        )
+    settings.append(("+ drift alignment + adaptive selection (PiXL)", "digits/uda_pixl", ()))
+    return [
+        Run(label, config, (*hrda, *overrides), seed, args.steps)
+        for label, config, overrides in settings
+        for seed in seeds_of(args)
+    ]
+
+
+def ssl_runs(args: argparse.Namespace) -> list[Run]:
+    settings = [
+        ("labelled 1/30 only", "digits/ssl_1_30_labelled_only"),
+        ("baseline: teacher + ClassMix", "digits/ssl_1_30_baseline"),
+        ("+ PiXL", "digits/ssl_1_30_pixl"),
+    ]
+    return [Run(label, c, (), s, args.steps) for label, c in settings for s in seeds_of(args)]
+
+
+def supervised_runs(args: argparse.Namespace) -> list[Run]:
+    settings = [
+        ("supervised (target train, all labels)", "digits/supervised_baseline"),
+        ("supervised + PiXL", "digits/supervised_pixl"),
+    ]
+    return [Run(label, c, (), s, args.steps) for label, c in settings for s in seeds_of(args)]
+
+
+def sweep_runs(args: argparse.Namespace) -> tuple[list[Run], list[Run]]:
+    seed = seeds_of(args)[0]
+    etas, temperatures = (QUICK_ETAS, QUICK_TEMPERATURES) if args.quick else (ETAS, TEMPERATURES)
+    eta = [
+        Run(f"eta_start {e}", "digits/uda_pixl", (f"pixl.eta_start={e}",), seed, args.steps)
+        for e in etas
+    ]
+    temperature = [
+        Run(f"temperature {t}", "digits/uda_pixl", (f"pixl.temperature={t}",), seed, args.steps)
+        for t in temperatures
+    ]
+    return eta, temperature
+
+
+def command(args: argparse.Namespace, part: str) -> str:
+    if args.quick:
+        return "`.venv/bin/python benchmarks/bench_ablations.py --quick`"
+    extra = f" --steps {args.steps}" if args.steps else ""
+    extra += " --hrda" if args.hrda and part in ("uda", "features") else ""
+    seeds = "" if tuple(args.seeds) == SEEDS else " --seeds " + " ".join(map(str, args.seeds))
+    return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}{seeds}`"
+
+
+def record(title: str, args: argparse.Namespace, part: str, body: str, seconds: float) -> None:
+    text = (
+        f"Command: {command(args, part)} ({machine_line()}; {args.jobs} runs at a time on "
+        f"{os.cpu_count()} cores). This sitting took {seconds / 60:.1f} min (runs already stored "
+        f"in `benchmarks/ablation_runs.json` are not retrained).\n\n{body}"
+    )
+    if args.record:
+        write_section(f"{title} (quick)" if args.quick else title, text)
+    print(text)
+
+
+def part_uda(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    runs = uda_runs(args)
+    store = execute(runs, args)
+    record(
+        "Ablation: UDA on DigitScenes (Table 5)",
+        args,
+        "uda",
+        table(runs, store),
+        time.perf_counter() - start,
+    )
+
+
+def part_ssl(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    runs = ssl_runs(args)
+    store = execute(runs, args)
+    record(
+        "Ablation: semi-supervised 1/30 on DigitScenes",
+        args,
+        "ssl",
+        table(runs, store),
+        time.perf_counter() - start,
+    )
+
+
+def part_supervised(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    runs = supervised_runs(args)
+    store = execute(runs, args)
+    record(
+        "Ablation: supervised on DigitScenes",
+        args,
+        "supervised",
+        table(runs, store),
+        time.perf_counter() - start,
+    )
+
+
+def part_sweeps(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    eta, temperature = sweep_runs(args)
+    store = execute(eta + temperature, args)
+    body = (
+        "UDA + PiXL (`digits/uda_pixl`), one seed per value: compare the differences with the "
+        "seed spread of the UDA ablation.\n\n"
+        + table(eta, store)
+        + "\n\n"
+        + table(temperature, store)
+    )
+    record(
+        "Sweeps: eta and temperature on DigitScenes UDA (Table 6)",
+        args,
+        "sweeps",
+        body,
+        time.perf_counter() - start,
+    )
+
+
+def part_features(args: argparse.Namespace) -> None:
+    """CH / DB indices of target-val pixel features of the uda part's baseline and PiXL runs."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    from pixl.config import load_config
+    from pixl.data import build_dataset, dataset_info
+    from pixl.engine import load_for_inference
+    from pixl.visualization.embedding import cluster_indices, collect_pixel_features
+
+    torch.set_num_threads(os.cpu_count() or 2)
+    start = time.perf_counter()
+    store = load_store()
+    compared = (
+        "baseline: self-training + ClassMix",
+        "+ drift alignment + adaptive selection (PiXL)",
+    )
+    runs = [r for r in uda_runs(args) if r.label in compared]
+    missing = [r.key for r in runs if r.key not in store]
+    if missing:
+        raise SystemExit(f"features: run --part uda first (missing {missing[0]})")
+    config = load_config("digits/uda_pixl")
+    val = config.data.val
+    dataset = build_dataset(
+        val.kind, val.root, val.split, train=False, crop_size=None, resize=val.resize
+    )
+    subset = Subset(dataset, range(min(args.feature_images, len(dataset))))
+    classes = dataset_info(val.kind).num_classes
+    rows: dict[str, list[dict[str, float]]] = {}
+    for run in runs:
+        weights = Path(store[run.key]["run_dir"]) / "final" / "model.safetensors"
+        if not weights.is_file():
+            raise SystemExit(f"features: {weights} is gone; rerun --part uda --rerun")
+        _, model = load_for_inference(weights)
+        sample = collect_pixel_features(
+            model,
+            DataLoader(subset, batch_size=25),
+            num_classes=classes,
+            per_class=args.per_class,
+            seed=0,
+        )
+        rows.setdefault(run.label, []).append(cluster_indices(sample))
+    lines = [
+        f"Target-val pixel features (first {len(subset)} images, {args.per_class} pixels per "
+        "class, L2-normalised, stride-4 features of the final student), one model per seed.",
+        "",
+        "| setting | Calinski-Harabasz (higher = better) | Davies-Bouldin (lower = better) |",
+        "|---|---:|---:|",
+    ]
+    for label, values in rows.items():
+        ch = [v["calinski_harabasz"] for v in values]
+        db = [v["davies_bouldin"] for v in values]
+        lines.append(f"| {label} | {mean_std(ch)} | {mean_std(db)} |")
+    record(
+        "Feature compactness: CH and DB indices (UDA, DigitScenes)",
+        args,
+        "features",
+        "\n".join(lines),
+        time.perf_counter() - start,
+    )
+
+
+def cost_child(pixl: str, repeats: int, extra_env: dict[str, str]) -> dict[str, float]:
+    script = Path(__file__).with_name("cost_step.py")
+    cmd = [sys.executable, str(script), "--pixl", pixl, "--repeats", str(repeats)]
+    threads = str(os.cpu_count() or 2)
+    env = dict(os.environ, OMP_NUM_THREADS=threads, HF_HUB_OFFLINE="1", **extra_env)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def part_cost(args: argparse.Namespace) -> None:
+    """Time and peak memory of one UDA training step with and without PiXL, side by side."""
+    start = time.perf_counter()
+    results = {}
+    for variant in ("without PiXL", "with PiXL"):
+        flag = "true" if variant == "with PiXL" else "false"
+        timed = cost_child(flag, args.cost_repeats, {})
+        memory = cost_child(flag, 0, {"MALLOC_MMAP_THRESHOLD_": "65536"})
+        results[variant] = {"median_s": timed["median_s"], "peak_extra_mb": memory["peak_extra_mb"]}
+    base, pixl = results["without PiXL"], results["with PiXL"]
+    lines = [
+        "One UDA training step (student on source + mixed batch, teacher pseudo-labels, ClassMix,"
+        " backward, AdamW step, EMA update) of HRDA with an MiT-B0 encoder (DAFormer head,"
+        " embedding 256) on DigitScenes scenes resized to 256x256, batch 2 + 2, 11 classes, CPU; median"
+        f" over {args.cost_repeats} steps after a warm-up step (default allocator); peak memory ="
+        " VmHWM above the RSS before one step, in a second process with glibc's mmap threshold"
+        " at 64 KiB so freed tensors leave the RSS. Each variant in its own processes.",
+        "",
+        "| variant | step median (s) | x without | peak extra memory (MiB) | x without |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in results.items():
+        lines.append(
+            f"| {name} | {row['median_s']:.2f} | {row['median_s'] / base['median_s']:.3f} | "
+            f"{row['peak_extra_mb']:.0f} | {row['peak_extra_mb'] / base['peak_extra_mb']:.3f} |"
+        )
+    overhead_t = 100 * (pixl["median_s"] / base["median_s"] - 1)
+    overhead_m = 100 * (pixl["peak_extra_mb"] / base["peak_extra_mb"] - 1)
+    lines += [
+        "",
+        f"PiXL overhead: {overhead_t:+.1f} % time, {overhead_m:+.1f} % peak memory "
+        "(target: at most +10 % each).",
+    ]
+    record(
+        "Cost of a PiXL step (UDA, HRDA MiT-B0, 256 crops, CPU)",
+        args,
+        "cost",
+        "\n".join(lines),
+        time.perf_counter() - start,
+    )
+
+
+PARTS = {
+    "uda": part_uda,
+    "ssl": part_ssl,
+    "supervised": part_supervised,
+    "sweeps": part_sweeps,
+    "features": part_features,
+    "cost": part_cost,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), action="append")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every part, one seed, short runs (about 15 min on two cores)",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--steps", type=int, default=None, help="default: each config's own")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at the same time")
+    parser.add_argument("--output-dir", default="runs/ablations")
+    parser.add_argument("--rerun", action="store_true", help="retrain runs already stored")
+    parser.add_argument(
+        "--hrda", action="store_true", help="uda part with HRDA (separates adaptive selection)"
+    )
+    parser.add_argument("--feature-images", type=int, default=100)
+    parser.add_argument("--per-class", type=int, default=200)
+    parser.add_argument("--cost-repeats", type=int, default=3)
+    parser.add_argument(
+        "--no-record", dest="record", action="store_false", help="print only; leave RESULTS.md"
+    )
+    parser.add_argument("--store", type=Path, help="where finished runs are kept")
+    args = parser.parse_args()
+    global STORE  # one store per invocation
+    STORE = args.store or STORE
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // args.jobs))  # as each run gets
+    parts = args.part or []
+    if args.quick:
+        args.seeds, args.steps = args.seeds[:1], args.steps or QUICK_STEPS
+        args.output_dir = str(Path(args.output_dir) / "quick")
+        parts = parts or list(PARTS)
+    if not parts:
+        parser.error("choose --part (repeatable) or --quick")
+    for part in parts:
+        print(f"== {part}")
+        PARTS[part](args)
+
+
+if __name__ == "__main__":
+    main()
