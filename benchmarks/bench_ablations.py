@@ -445,6 +445,9 @@ def cost_child(pixl: str, repeats: int, extra_env: dict[str, str]) -> dict[str, 
 
 def part_cost(args: argparse.Namespace) -> None:
     """Time and peak memory of one UDA training step with and without PiXL, side by side."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 2)  # as the children run: the machine line says so
     start = time.perf_counter()
     results = {}
     for variant in ("without PiXL", "with PiXL"):

@@ -53,6 +53,8 @@ def main() -> None:
             f"pixl.enabled={args.pixl}",
             "trainer.batch_size=2",
             "trainer.unlabelled_batch_size=2",
+            "pixl.start_step=0",  # the full UDA step from the first step on
+            "self_training.start_step=0",
         ],
     )
     torch.manual_seed(0)
