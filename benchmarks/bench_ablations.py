@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,43 +312,23 @@ def record(title: str, args: argparse.Namespace, part: str, body: str, seconds: 
     print(text)
 
 
-def part_uda(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    runs = uda_runs(args)
-    store = execute(runs, args)
-    record(
-        "Ablation: UDA on DigitScenes (Table 5)",
-        args,
-        "uda",
-        table(runs, store),
-        time.perf_counter() - start,
-    )
+def table_part(
+    title: str, part: str, runs_of: Callable[[argparse.Namespace], list[Run]]
+) -> Callable[[argparse.Namespace], None]:
+    """A part that trains ``runs_of(args)`` and records their table under ``title``."""
+
+    def run_part(args: argparse.Namespace) -> None:
+        start = time.perf_counter()
+        runs = runs_of(args)
+        store = execute(runs, args)
+        record(title, args, part, table(runs, store), time.perf_counter() - start)
+
+    return run_part
 
 
-def part_ssl(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    runs = ssl_runs(args)
-    store = execute(runs, args)
-    record(
-        "Ablation: semi-supervised 1/30 on DigitScenes",
-        args,
-        "ssl",
-        table(runs, store),
-        time.perf_counter() - start,
-    )
-
-
-def part_supervised(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    runs = supervised_runs(args)
-    store = execute(runs, args)
-    record(
-        "Ablation: supervised on DigitScenes",
-        args,
-        "supervised",
-        table(runs, store),
-        time.perf_counter() - start,
-    )
+part_uda = table_part("Ablation: UDA on DigitScenes (Table 5)", "uda", uda_runs)
+part_ssl = table_part("Ablation: semi-supervised 1/30 on DigitScenes", "ssl", ssl_runs)
+part_supervised = table_part("Ablation: supervised on DigitScenes", "supervised", supervised_runs)
 
 
 def part_sweeps(args: argparse.Namespace) -> None:
