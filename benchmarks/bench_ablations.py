@@ -27,10 +27,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import machine_line, write_section
@@ -40,6 +41,12 @@ SEEDS = (0, 1, 2)
 ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)
 TEMPERATURES = (0.07, 0.1, 0.5, 1.0)
 QUICK_STEPS = 150
+COST_REPEATS, QUICK_COST_REPEATS = 10, 4  # timed UDA steps per variant in the cost part
+SWEPT = "digits/uda_pixl"  # the sweeps vary PiXL's settings on this config
+# The rows the others are paired with, seed by seed.
+UDA_BASELINE = "baseline: self-training + ClassMix"
+SSL_BASELINE = "baseline: teacher + ClassMix"
+SUPERVISED_BASELINE = "supervised (target train, all labels)"
 # --hrda: HRDA around the DigitScenes DeepLabV3+ (context at 0.5, detail crop 0.5 of 64 px frames).
 HRDA_OVERRIDES = (
     "model.name=hrda",
@@ -170,7 +177,17 @@ def train(run: Run, output_dir: Path, threads: int) -> Outcome:
 def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
     """Train the runs not stored yet (``--jobs`` at a time) and return the store."""
     store = load_store()
-    todo = [r for r in runs if args.rerun or r.key not in store]
+    done = getattr(args, "trained_keys", set())  # trained in this sitting: never twice
+    todo = list(
+        {
+            r.key: r for r in runs if r.key not in done and (args.rerun or r.key not in store)
+        }.values()
+    )
+    args.trained = len(todo)  # what record() says this sitting did
+    args.trained_keys = done | {r.key for r in todo}
+    before = getattr(args, "stored_before", set())  # stored when the sitting began
+    reused = [r for r in runs if r.key in before and r.key not in args.trained_keys]
+    args.reused = getattr(args, "reused", 0) + len(reused)
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
     print(f"{len(runs)} runs, {len(todo)} to train, {args.jobs} at a time x {threads} threads")
 
@@ -184,7 +201,9 @@ def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
         return run, outcome
 
     with ThreadPoolExecutor(args.jobs) as pool:
-        for run, outcome in pool.map(one, todo):
+        # Store each run as it finishes, so an interrupted part loses only the runs in flight.
+        for future in as_completed([pool.submit(one, run) for run in todo]):
+            run, outcome = future.result()
             store = load_store()
             store[run.key] = {"label": run.label, **outcome.__dict__}
             save_store(store)
@@ -197,20 +216,42 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def table(runs: list[Run], store: dict[str, dict], with_stats: bool = True) -> str:
-    """One row per label: mIoU mean ± std over seeds, the seeds' values, time, PiXL statistics."""
+def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) -> str:
+    """``label`` minus ``reference`` seed by seed (same seed = same run until their settings
+    differ): mean ± std of the differences and how many seeds ``label`` wins."""
+    by_seed = {
+        name: {
+            r.seed: 100 * store[r.key]["miou"] for r in runs if r.label == name and r.key in store
+        }
+        for name in (label, reference)
+    }
+    seeds = sorted(by_seed[label].keys() & by_seed[reference].keys())
+    if label == reference or not seeds:
+        return "-"
+    deltas = [by_seed[label][s] - by_seed[reference][s] for s in seeds]
+    spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""
+    wins = sum(d > 0 for d in deltas)
+    return f"{statistics.fmean(deltas):+.2f}{spread} ({wins}/{len(deltas)} higher)"
+
+
+def table(runs: list[Run], store: dict[str, dict], reference: str | None = None) -> str:
+    """One row per label: mIoU mean ± std over seeds, the seeds' values, the paired difference with
+    the ``reference`` row, time, PiXL statistics."""
     labels = list(dict.fromkeys(r.label for r in runs))
     lines = [
-        "| setting | target-val mIoU % (mean ± std) | per seed | s per run | "
-        "late CE (labelled / mixed) | late PiXL term, weighted (labelled / mixed) | "
-        "drift / joint px (mixed) |",
-        "|---|---:|---|---:|---|---|---|",
+        "| setting | target-val mIoU % (mean ± std) | per seed | paired difference with the "
+        "reference | s per run | late CE (labelled / mixed) | late PiXL term, weighted "
+        "(labelled / mixed) | drift / joint px (mixed) |",
+        "|---|---:|---|---|---:|---|---|---|",
     ]
     for label in labels:
         rows = [store[r.key] for r in runs if r.label == label and r.key in store]
         if not rows:
             continue
         mious = [100 * row["miou"] for row in rows]
+        delta = paired(runs, store, label, reference) if reference else "-"
+        if label == reference:
+            delta = "reference"
         seconds = statistics.fmean(row["seconds"] for row in rows)
 
         def late(key: str, rows: list[dict] = rows) -> str:
@@ -221,13 +262,14 @@ def table(runs: list[Run], store: dict[str, dict], with_stats: bool = True) -> s
         joint = late("pixl_mixed/joint_pixels")
         lines.append(
             f"| {label} | {mean_std(mious)} | {', '.join(f'{m:.2f}' for m in mious)} | "
-            f"{seconds:.0f} | {late('train/ce_labelled')} / {late('train/ce_mixed')} | "
+            f"{delta} | {seconds:.0f} | {late('train/ce_labelled')} / {late('train/ce_mixed')} | "
             f"{late('train/pixl_labelled')} / {late('train/pixl_mixed')} | "
             f"{drift} / {joint} |"
         )
     lines.append(
         "\n'late' = mean over the last quarter of the logged steps, over seeds; drift / joint px ="
-        " pixels per step of the mixed batch at feature resolution; '-' = term absent."
+        " pixels per step of the mixed batch at feature resolution; '-' = term absent. Paired"
+        " difference: mIoU minus the reference's with the same seed, in points."
     )
     return "\n".join(lines)
 
@@ -243,7 +285,7 @@ def uda_runs(args: argparse.Namespace) -> list[Run]:
     hrda = HRDA_OVERRIDES if args.hrda else ()
     settings = [
         ("source-only (no adaptation)", "digits/source_only_baseline", ()),
-        ("baseline: self-training + ClassMix", "digits/uda_baseline", ()),
+        (UDA_BASELINE, "digits/uda_baseline", ()),
     ]
     if args.hrda:
         settings.append(
@@ -264,7 +306,7 @@ def uda_runs(args: argparse.Namespace) -> list[Run]:
 def ssl_runs(args: argparse.Namespace) -> list[Run]:
     settings = [
         ("labelled 1/30 only", "digits/ssl_1_30_labelled_only"),
-        ("baseline: teacher + ClassMix", "digits/ssl_1_30_baseline"),
+        (SSL_BASELINE, "digits/ssl_1_30_baseline"),
         ("+ PiXL", "digits/ssl_1_30_pixl"),
     ]
     return [Run(label, c, (), s, args.steps) for label, c in settings for s in seeds_of(args)]
@@ -272,24 +314,30 @@ def ssl_runs(args: argparse.Namespace) -> list[Run]:
 
 def supervised_runs(args: argparse.Namespace) -> list[Run]:
     settings = [
-        ("supervised (target train, all labels)", "digits/supervised_baseline"),
+        (SUPERVISED_BASELINE, "digits/supervised_baseline"),
         ("supervised + PiXL", "digits/supervised_pixl"),
     ]
     return [Run(label, c, (), s, args.steps) for label, c in settings for s in seeds_of(args)]
 
 
-def sweep_runs(args: argparse.Namespace) -> tuple[list[Run], list[Run]]:
+def sweep_runs(args: argparse.Namespace) -> tuple[Run, list[Run], list[Run]]:
+    """The no-PiXL baseline of the sweeps' seed, the eta points, the temperature points."""
+    from pixl.config import load_config
+
     seed = seeds_of(args)[0]
     etas, temperatures = (QUICK_ETAS, QUICK_TEMPERATURES) if args.quick else (ETAS, TEMPERATURES)
-    eta = [
-        Run(f"eta_start {e}", "digits/uda_pixl", (f"pixl.eta_start={e}",), seed, args.steps)
-        for e in etas
-    ]
-    temperature = [
-        Run(f"temperature {t}", "digits/uda_pixl", (f"pixl.temperature={t}",), seed, args.steps)
-        for t in temperatures
-    ]
-    return eta, temperature
+    shipped = load_config(SWEPT).pixl
+
+    def point(label: str, key: str, value: float) -> Run:
+        # The shipped value is the UDA part's "+ PiXL" run itself: no override, same stored run.
+        if getattr(shipped, key) == value:
+            return Run(f"{label} {value} (shipped)", SWEPT, (), seed, args.steps)
+        return Run(f"{label} {value}", SWEPT, (f"pixl.{key}={value}",), seed, args.steps)
+
+    baseline = Run(f"no PiXL ({UDA_BASELINE})", "digits/uda_baseline", (), seed, args.steps)
+    eta = [point("eta_start", "eta_start", e) for e in etas]
+    temperature = [point("temperature", "temperature", t) for t in temperatures]
+    return baseline, eta, temperature
 
 
 def command(args: argparse.Namespace, part: str) -> str:
@@ -298,49 +346,86 @@ def command(args: argparse.Namespace, part: str) -> str:
     extra = f" --steps {args.steps}" if args.steps else ""
     extra += " --hrda" if args.hrda and part in ("uda", "features") else ""
     seeds = "" if tuple(args.seeds) == SEEDS else " --seeds " + " ".join(map(str, args.seeds))
+    if part == "cost":
+        seeds = "" if args.cost_repeats == COST_REPEATS else f" --cost-repeats {args.cost_repeats}"
     return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}{seeds}`"
 
 
-def record(title: str, args: argparse.Namespace, part: str, body: str, seconds: float) -> None:
+def record(
+    title: str,
+    args: argparse.Namespace,
+    part: str,
+    body: str,
+    seconds: float,
+    runs: Sequence[Run] = (),
+) -> None:
+    how = "alone" if part in ("cost", "features") else f"{args.jobs} runs at a time"
+    sitting = f"This sitting took {seconds / 60:.1f} min"
+    if runs and getattr(args, "trained", None) == 0:
+        how = "rendering only"
+        sitting = "Rendered from the stored runs (none trained in this sitting)"
     text = (
-        f"Command: {command(args, part)} ({machine_line()}; {args.jobs} runs at a time on "
-        f"{os.cpu_count()} cores). This sitting took {seconds / 60:.1f} min (runs already stored "
-        f"in `benchmarks/ablation_runs.json` are not retrained).\n\n{body}"
+        f"Command: {command(args, part)} ({machine_line()}; {how} on {os.cpu_count()} cores)."
+        f" {sitting}; runs already stored in `benchmarks/ablation_runs.json` are not retrained."
     )
+    stored = [load_store().get(r.key) for r in dict.fromkeys(runs)]
+    if runs and all(stored):
+        # From the store, so a re-rendered section still says what training its runs cost.
+        total = sum(row["seconds"] for row in stored) / 60
+        text += (
+            f" Its {len(stored)} runs took {total:.0f} min of wall time added up ('s per run':"
+            " each run's own wall time, on cores shared with the runs trained beside it)."
+        )
+    if args.quick:
+        text += (
+            f" Quick mode: one seed, {args.steps} steps, so it checks that the part runs end to"
+            " end; a from-scratch model this short may not have learned the digits yet (8.10 % is"
+            " background only), so read PiXL's effect in the full sections, not here."
+        )
+    text += f"\n\n{body}"
+    if args.hrda and part in ("uda", "features"):
+        title += ", HRDA"  # its own section: the single-resolution one stays
     if args.record:
         write_section(f"{title} (quick)" if args.quick else title, text)
     print(text)
 
 
 def table_part(
-    title: str, part: str, runs_of: Callable[[argparse.Namespace], list[Run]]
+    title: str, part: str, runs_of: Callable[[argparse.Namespace], list[Run]], reference: str
 ) -> Callable[[argparse.Namespace], None]:
-    """A part that trains ``runs_of(args)`` and records their table under ``title``."""
+    """A part that trains ``runs_of(args)`` and records their table (differences paired with the
+    ``reference`` row) under ``title``."""
 
     def run_part(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         runs = runs_of(args)
         store = execute(runs, args)
-        record(title, args, part, table(runs, store), time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        record(title, args, part, table(runs, store, reference), elapsed, runs)
 
     return run_part
 
 
-part_uda = table_part("Ablation: UDA on DigitScenes (Table 5)", "uda", uda_runs)
-part_ssl = table_part("Ablation: semi-supervised 1/30 on DigitScenes", "ssl", ssl_runs)
-part_supervised = table_part("Ablation: supervised on DigitScenes", "supervised", supervised_runs)
+part_uda = table_part("Ablation: UDA on DigitScenes (Table 5)", "uda", uda_runs, UDA_BASELINE)
+part_ssl = table_part(
+    "Ablation: semi-supervised 1/30 on DigitScenes", "ssl", ssl_runs, SSL_BASELINE
+)
+part_supervised = table_part(
+    "Ablation: supervised on DigitScenes", "supervised", supervised_runs, SUPERVISED_BASELINE
+)
 
 
 def part_sweeps(args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    eta, temperature = sweep_runs(args)
-    store = execute(eta + temperature, args)
+    baseline, eta, temperature = sweep_runs(args)
+    store = execute([baseline, *eta, *temperature], args)
     body = (
-        "UDA + PiXL (`digits/uda_pixl`), one seed per value: compare the differences with the "
-        "seed spread of the UDA ablation.\n\n"
-        + table(eta, store)
+        f"UDA + PiXL (`{SWEPT}`), one seed per value, each paired with the UDA baseline without"
+        " PiXL of the same seed (identical until PiXL starts): compare the differences with the"
+        " seed spread of the UDA ablation.\n\n"
+        + table([baseline, *eta], store, baseline.label)
         + "\n\n"
-        + table(temperature, store)
+        + table([baseline, *temperature], store, baseline.label)
     )
     record(
         "Sweeps: eta and temperature on DigitScenes UDA (Table 6)",
@@ -348,6 +433,7 @@ def part_sweeps(args: argparse.Namespace) -> None:
         "sweeps",
         body,
         time.perf_counter() - start,
+        [baseline, *eta, *temperature],
     )
 
 
@@ -364,10 +450,7 @@ def part_features(args: argparse.Namespace) -> None:
     torch.set_num_threads(os.cpu_count() or 2)
     start = time.perf_counter()
     store = load_store()
-    compared = (
-        "baseline: self-training + ClassMix",
-        "+ drift alignment + adaptive selection (PiXL)",
-    )
+    compared = (UDA_BASELINE, "+ drift alignment + adaptive selection (PiXL)")
     runs = [r for r in uda_runs(args) if r.label in compared]
     missing = [r.key for r in runs if r.key not in store]
     if missing:
@@ -404,6 +487,8 @@ def part_features(args: argparse.Namespace) -> None:
         ch = [v["calinski_harabasz"] for v in values]
         db = [v["davies_bouldin"] for v in values]
         lines.append(f"| {label} | {mean_std(ch)} | {mean_std(db)} |")
+    baselines = [Path(store[r.key]["run_dir"]) for r in runs if r.label == compared[0]]
+    lines += ["", *gradient_balance(baselines, config)]
     record(
         "Feature compactness: CH and DB indices (UDA, DigitScenes)",
         args,
@@ -413,12 +498,65 @@ def part_features(args: argparse.Namespace) -> None:
     )
 
 
-def cost_child(pixl: str, repeats: int, extra_env: dict[str, str]) -> dict[str, float]:
+def gradient_balance(run_dirs: list[Path], config: Any) -> list[str]:
+    """How hard PiXL pulls on the pixel features compared with the CE, per temperature.
+
+    On each final baseline student (no PiXL in its training) and one source batch: the norms of
+    d CE / d features and d PiXL / d features (weight 1, eta as on PiXL's first step, single
+    resolution as in training), and PiXL's value; mean +/- std over the students.
+    """
+    import torch
+    from torch.utils.data import default_collate
+
+    from pixl.core import PiXLLoss, eta_at, labels_to_feature_resolution
+    from pixl.data import build_dataset, dataset_info
+    from pixl.engine import load_for_inference
+    from pixl.engine.tasks.base import weighted_cross_entropy
+
+    source = config.data.labelled
+    data = build_dataset(
+        source.kind, source.root, source.split, train=False, crop_size=None, resize=source.resize
+    )
+    batch = default_collate([data[i] for i in range(config.trainer.batch_size)])
+    classes = dataset_info(source.kind).num_classes
+    pixl = config.pixl
+    eta = eta_at(pixl.start_step, config.trainer.max_steps, pixl.eta_start, pixl.eta_end)
+    ratios: dict[float, list[float]] = {t: [] for t in TEMPERATURES}
+    values: dict[float, list[float]] = {t: [] for t in TEMPERATURES}
+    for run_dir in run_dirs:
+        _, model = load_for_inference(run_dir / "final" / "model.safetensors")
+        out = model(batch["image"])
+        cells = labels_to_feature_resolution(batch["label"], out.features.shape[-2:], classes)
+        ce = weighted_cross_entropy(out.logits, batch["label"])
+        (ce_grad,) = torch.autograd.grad(ce, out.features, retain_graph=True)
+        for t in TEMPERATURES:
+            loss = PiXLLoss(classes, temperature=t)((out.features, out.logits, cells), None, eta)
+            (grad,) = torch.autograd.grad(loss.loss, out.features, retain_graph=True)
+            ratios[t].append(float(grad.norm() / ce_grad.norm()))
+            values[t].append(float(loss.loss.detach()))
+    lines = [
+        f"Gradient balance: on each final baseline student ({len(run_dirs)}) and one source batch"
+        f" of {config.trainer.batch_size}, the norm of d PiXL / d features over that of"
+        f" d CE / d features (PiXL weight 1, eta {eta:.3f} as on PiXL's first step, step"
+        f" {pixl.start_step}); the shipped weight {pixl.weight} scales the ratio by {pixl.weight}."
+        " An InfoNCE gradient on unit features grows as 1 / temperature, and it falls on the drift"
+        " pixels only while the CE's is spread over every pixel.",
+        "",
+        "| temperature | PiXL loss (weight 1) | gradient norm ratio PiXL / CE (weight 1) |",
+        "|---:|---:|---:|",
+    ]
+    for t in TEMPERATURES:
+        lines.append(f"| {t} | {mean_std(values[t])} | {mean_std(ratios[t])} |")
+    return lines
+
+
+def cost_child(extra_args: list[str], extra_env: dict[str, str]) -> dict:
     script = Path(__file__).with_name("cost_step.py")
-    cmd = [sys.executable, str(script), "--pixl", pixl, "--repeats", str(repeats)]
     threads = str(os.cpu_count() or 2)
     env = dict(os.environ, OMP_NUM_THREADS=threads, HF_HUB_OFFLINE="1", **extra_env)
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(script), *extra_args], env=env, capture_output=True, text=True
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -430,34 +568,40 @@ def part_cost(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(os.cpu_count() or 2)  # as the children run: the machine line says so
     start = time.perf_counter()
-    results = {}
-    for variant in ("without PiXL", "with PiXL"):
-        flag = "true" if variant == "with PiXL" else "false"
-        timed = cost_child(flag, args.cost_repeats, {})
-        memory = cost_child(flag, 0, {"MALLOC_MMAP_THRESHOLD_": "65536"})
-        results[variant] = {"median_s": timed["median_s"], "peak_extra_mb": memory["peak_extra_mb"]}
-    base, pixl = results["without PiXL"], results["with PiXL"]
+    timed = cost_child(["--measure", "time", "--repeats", str(args.cost_repeats)], {})
+    memory = {
+        pixl: cost_child(
+            ["--measure", "memory", "--pixl", pixl], {"MALLOC_MMAP_THRESHOLD_": "65536"}
+        )["peak_extra_mb"]
+        for pixl in ("false", "true")
+    }
+    without = statistics.median(timed["without_s"])
+    with_pixl = statistics.median(timed["with_s"])
+    # Steps ran in ABBA order: the ratio of each pair is free of slow drifts of the machine.
+    ratios = [w / b for w, b in zip(timed["with_s"], timed["without_s"], strict=True)]
+    ratio_q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
     lines = [
         "One UDA training step (student on source + mixed batch, teacher pseudo-labels, ClassMix,"
         " backward, AdamW step, EMA update) of HRDA with an MiT-B0 encoder (DAFormer head,"
-        " embedding 256) on DigitScenes scenes resized to 256x256, batch 2 + 2, 11 classes, CPU; median"
-        f" over {args.cost_repeats} steps after a warm-up step (default allocator); peak memory ="
-        " VmHWM above the RSS before one step, in a second process with glibc's mmap threshold"
-        " at 64 KiB so freed tensors leave the RSS. Each variant in its own processes.",
+        " embedding 256) on DigitScenes scenes resized to 256x256, batch 2 + 2, 11 classes, CPU."
+        f" Time: one process, one model; the tasks with and without PiXL take turns (ABBA order),"
+        f" {args.cost_repeats} timed steps each after a warm-up step each (default allocator)."
+        " Peak memory: VmHWM above the RSS before one step, one process per variant, glibc's mmap"
+        " threshold at 64 KiB so freed tensors leave the RSS.",
         "",
         "| variant | step median (s) | x without | peak extra memory (MiB) | x without |",
         "|---|---:|---:|---:|---:|",
-    ]
-    for name, row in results.items():
-        lines.append(
-            f"| {name} | {row['median_s']:.2f} | {row['median_s'] / base['median_s']:.3f} | "
-            f"{row['peak_extra_mb']:.0f} | {row['peak_extra_mb'] / base['peak_extra_mb']:.3f} |"
-        )
-    overhead_t = 100 * (pixl["median_s"] / base["median_s"] - 1)
-    overhead_m = 100 * (pixl["peak_extra_mb"] / base["peak_extra_mb"] - 1)
-    lines += [
+        f"| without PiXL | {without:.2f} | 1.000 | {memory['false']:.0f} | 1.000 |",
+        f"| with PiXL | {with_pixl:.2f} | {with_pixl / without:.3f} | {memory['true']:.0f} | "
+        f"{memory['true'] / memory['false']:.3f} |",
         "",
-        f"PiXL overhead: {overhead_t:+.1f} % time, {overhead_m:+.1f} % peak memory "
+        f"Paired ratio with / without PiXL over the {len(ratios)} ABBA pairs: median "
+        f"{ratio_q[1]:.3f} (quartiles {ratio_q[0]:.3f} - {ratio_q[2]:.3f}). Time inside the two PiXL"
+        f" terms' forward (entropy split, label pooling, prototypes, contrast): "
+        f"{1000 * timed['pixl_forward_s']:.0f} ms per step.",
+        "",
+        f"PiXL overhead: {100 * (ratio_q[1] - 1):+.1f} % time (paired median), "
+        f"{100 * (memory['true'] / memory['false'] - 1):+.1f} % peak memory "
         "(target: at most +10 % each).",
     ]
     record(
@@ -497,7 +641,9 @@ def main() -> None:
     )
     parser.add_argument("--feature-images", type=int, default=100)
     parser.add_argument("--per-class", type=int, default=200)
-    parser.add_argument("--cost-repeats", type=int, default=3)
+    parser.add_argument(
+        "--cost-repeats", type=int, default=None, help="timed steps per variant (10; --quick: 4)"
+    )
     parser.add_argument(
         "--no-record", dest="record", action="store_false", help="print only; leave RESULTS.md"
     )
@@ -513,11 +659,26 @@ def main() -> None:
         args.seeds, args.steps = args.seeds[:1], args.steps or QUICK_STEPS
         args.output_dir = str(Path(args.output_dir) / "quick")
         parts = parts or list(PARTS)
+    args.cost_repeats = args.cost_repeats or (QUICK_COST_REPEATS if args.quick else COST_REPEATS)
     if not parts:
         parser.error("choose --part (repeatable) or --quick")
+    args.stored_before = set(load_store())
+    minutes = {}
     for part in parts:
         print(f"== {part}")
+        start = time.perf_counter()
         PARTS[part](args)
+        minutes[part] = (time.perf_counter() - start) / 60
+    # Only a sitting that trained every run measures how long --quick takes.
+    if args.quick and args.record and len(minutes) == len(PARTS) and not args.reused:
+        per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
+        write_section(
+            "Quick mode: how long it took",
+            f"`.venv/bin/python benchmarks/bench_ablations.py --quick` ({machine_line()}): "
+            f"{sum(minutes.values()):.1f} min in all (per part, min: {per_part}); the budget is "
+            "15 min. Written only by a sitting that trained all its runs (a first run, or "
+            "`--rerun`).",
+        )
 
 
 if __name__ == "__main__":
