@@ -31,10 +31,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import machine_line, write_section
+
+if TYPE_CHECKING:
+    from pixl.config.schema import ExperimentConfig
 
 STORE = Path(__file__).resolve().parent / "ablation_runs.json"
 SEEDS = (0, 1, 2)
@@ -345,10 +348,11 @@ def command(args: argparse.Namespace, part: str) -> str:
         return "`.venv/bin/python benchmarks/bench_ablations.py --quick`"
     extra = f" --steps {args.steps}" if args.steps else ""
     extra += " --hrda" if args.hrda and part in ("uda", "features") else ""
-    seeds = "" if tuple(args.seeds) == SEEDS else " --seeds " + " ".join(map(str, args.seeds))
-    if part == "cost":
-        seeds = "" if args.cost_repeats == COST_REPEATS else f" --cost-repeats {args.cost_repeats}"
-    return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}{seeds}`"
+    if part == "cost":  # seeds do not apply; the number of timed steps does
+        extra += "" if args.cost_repeats == COST_REPEATS else f" --cost-repeats {args.cost_repeats}"
+    elif tuple(args.seeds) != SEEDS:
+        extra += " --seeds " + " ".join(map(str, args.seeds))
+    return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}`"
 
 
 def record(
@@ -498,7 +502,7 @@ def part_features(args: argparse.Namespace) -> None:
     )
 
 
-def gradient_balance(run_dirs: list[Path], config: Any) -> list[str]:
+def gradient_balance(run_dirs: list[Path], config: ExperimentConfig) -> list[str]:
     """How hard PiXL pulls on the pixel features compared with the CE, per temperature.
 
     On each final baseline student (no PiXL in its training) and one source batch: the norms of
