@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -63,19 +62,12 @@ def main() -> None:
         "| seed | UDA + PiXL mIoU % | source-only mIoU % | difference |",
         "|---|---:|---:|---:|",
     ]
-    diffs = []
     for seed in args.seeds:
         uda = 100 * store[ablations.Run("", DEMO, (), seed).key]["miou"]
         source = 100 * store[ablations.Run("", SOURCE_ONLY, (), seed).key]["miou"]
-        diffs.append(uda - source)
         lines.append(f"| {seed} | {uda:.2f} | {source:.2f} | {uda - source:+.2f} |")
-    wins = sum(d > 0 for d in diffs)
-    spread = f" ± {statistics.stdev(diffs):.2f}" if len(diffs) > 1 else ""
-    lines += [
-        "",
-        f"UDA + PiXL minus source-only: {statistics.fmean(diffs):+.2f}{spread} mIoU points; "
-        f"UDA wins {wins} of {len(diffs)} seeds.",
-    ]
+    difference = ablations.paired(runs, store, "UDA + PiXL", "source-only")
+    lines += ["", f"UDA + PiXL minus source-only, seed by seed: {difference} mIoU points."]
     if args.time_demo:
         seconds, last = time_demo(Path("runs/bench_demo"))
         lines += [
