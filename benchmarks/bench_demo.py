@@ -1,9 +1,9 @@
 """The demo's claim: on DigitScenes target val, UDA + PiXL beats source-only with the same budget.
 
 Trains the shipped ``digits/uda_pixl`` (the demo's config) and ``digits/source_only_baseline``
-(no adaptation, no PiXL) for each seed with the same steps, through ``bench_ablations.py``'s
-runner and store (``benchmarks/ablation_runs.json``: runs already there are not retrained, and the
-UDA ablation reuses them), then times ``pixl demo`` itself on a fresh DigitScenes folder, alone
+(no adaptation, no PiXL) for each seed with the same steps, through the ablations' runner and
+store (``benchmarks/ablations/``; ``benchmarks/ablation_runs.json``: runs already there are not
+retrained, and the UDA ablation reuses them), then times ``pixl demo`` itself on a fresh DigitScenes folder, alone
 on the machine. Records both in ``benchmarks/RESULTS.md``. Usage::
 
     .venv/bin/python benchmarks/bench_demo.py [--seeds 0 1 2] [--jobs 2] [--no-time-demo]
@@ -19,7 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import bench_ablations as ablations
+from ablations.runner import execute
+from ablations.runs import SEEDS
+from ablations.store import Run
+from ablations.tables import paired
 from results import machine_line, write_section
 
 DEMO = "digits/uda_pixl"
@@ -44,7 +47,7 @@ def time_demo(output_dir: Path) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(ablations.SEEDS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--output-dir", default="runs/ablations")
     parser.add_argument("--no-time-demo", dest="time_demo", action="store_false")
@@ -53,20 +56,20 @@ def main() -> None:
     args.steps, args.rerun = None, False
     start = time.perf_counter()
     runs = [
-        ablations.Run(label, config, (), seed, None)
+        Run(label, config, (), seed, None)
         for label, config in (("UDA + PiXL", DEMO), ("source-only", SOURCE_ONLY))
         for seed in args.seeds
     ]
-    store = ablations.execute(runs, args)
+    store = execute(runs, args)
     lines = [
         "| seed | UDA + PiXL mIoU % | source-only mIoU % | difference |",
         "|---|---:|---:|---:|",
     ]
     for seed in args.seeds:
-        uda = 100 * store[ablations.Run("", DEMO, (), seed).key]["miou"]
-        source = 100 * store[ablations.Run("", SOURCE_ONLY, (), seed).key]["miou"]
+        uda = 100 * store[Run("", DEMO, (), seed).key]["miou"]
+        source = 100 * store[Run("", SOURCE_ONLY, (), seed).key]["miou"]
         lines.append(f"| {seed} | {uda:.2f} | {source:.2f} | {uda - source:+.2f} |")
-    difference = ablations.paired(runs, store, "UDA + PiXL", "source-only")
+    difference = paired(runs, store, "UDA + PiXL", "source-only")
     lines += ["", f"UDA + PiXL minus source-only, seed by seed: {difference} mIoU points."]
     if args.time_demo:
         seconds, last = time_demo(Path("runs/bench_demo"))

@@ -6,10 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-bench = pytest.importorskip("bench_ablations")
+# Plain imports: a file of this repository that fails to import must fail the test, not skip it.
+import bench_ablations
+from ablations import runs as bench
+from ablations.store import Run
+from ablations.tables import paired
 
 
 def args(**kwargs) -> argparse.Namespace:
@@ -30,16 +32,14 @@ def test_the_sweeps_shipped_points_are_the_uda_parts_pixl_run():
 
 
 def test_paired_differences_match_seeds_not_positions():
-    runs = [bench.Run("base", "c", (), seed=s) for s in (0, 1, 2)] + [
-        bench.Run("new", "c", ("x=1",), seed=s) for s in (2, 1)
+    runs = [Run("base", "c", (), seed=s) for s in (0, 1, 2)] + [
+        Run("new", "c", ("x=1",), seed=s) for s in (2, 1)
     ]  # seed 0 missing, order swapped
     miou = {("base", 0): 0.50, ("base", 1): 0.40, ("base", 2): 0.30}
     miou |= {("new", 1): 0.43, ("new", 2): 0.29}
     store = {r.key: {"miou": miou[(r.label, r.seed)]} for r in runs}
-    assert (
-        bench.paired(runs, store, "new", "base") == "+1.00 ± 2.83 (1/2 higher)"
-    )  # +3 and -1 points
-    assert bench.paired(runs, store, "base", "base") == "-"
+    assert paired(runs, store, "new", "base") == "+1.00 ± 2.83 (1/2 higher)"  # +3 and -1 points
+    assert paired(runs, store, "base", "base") == "-"
 
 
 def test_quick_sweeps_only_train_the_end_points():
@@ -47,3 +47,7 @@ def test_quick_sweeps_only_train_the_end_points():
     assert [r.label for r in eta] == ["eta_start 0.2 (shipped)", "eta_start 0.8"]
     assert [r.label for r in temperature] == ["temperature 0.1", "temperature 1.0 (shipped)"]
     assert {r.steps for r in eta + temperature} == {150}
+
+
+def test_the_entry_point_offers_every_part():
+    assert set(bench_ablations.PARTS) == {"uda", "ssl", "supervised", "sweeps", "features", "cost"}

@@ -1,0 +1,128 @@
+"""The ablations' tables (mean ± std over seeds, paired differences) and the RESULTS.md section
+each part records (command, machine, what the sitting trained)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from collections.abc import Sequence
+
+from ablations.runs import COST_REPEATS, SEEDS
+from ablations.store import Run, load_store
+from results import machine_line, write_section
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) -> str:
+    """``label`` minus ``reference`` seed by seed (same seed = same run until their settings
+    differ): mean ± std of the differences and how many seeds ``label`` wins."""
+    by_seed = {
+        name: {
+            r.seed: 100 * store[r.key]["miou"] for r in runs if r.label == name and r.key in store
+        }
+        for name in (label, reference)
+    }
+    seeds = sorted(by_seed[label].keys() & by_seed[reference].keys())
+    if label == reference or not seeds:
+        return "-"
+    deltas = [by_seed[label][s] - by_seed[reference][s] for s in seeds]
+    spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""
+    wins = sum(d > 0 for d in deltas)
+    return f"{statistics.fmean(deltas):+.2f}{spread} ({wins}/{len(deltas)} higher)"
+
+
+def table(runs: list[Run], store: dict[str, dict], reference: str | None = None) -> str:
+    """One row per label: mIoU mean ± std over seeds, the seeds' values, the paired difference with
+    the ``reference`` row, time, PiXL statistics."""
+    labels = list(dict.fromkeys(r.label for r in runs))
+    lines = [
+        "| setting | target-val mIoU % (mean ± std) | per seed | paired difference with the "
+        "reference | s per run | late CE (labelled / mixed) | late PiXL term, weighted "
+        "(labelled / mixed) | drift / joint px (mixed) |",
+        "|---|---:|---|---|---:|---|---|---|",
+    ]
+    for label in labels:
+        rows = [store[r.key] for r in runs if r.label == label and r.key in store]
+        if not rows:
+            continue
+        mious = [100 * row["miou"] for row in rows]
+        delta = paired(runs, store, label, reference) if reference else "-"
+        if label == reference:
+            delta = "reference"
+        seconds = statistics.fmean(row["seconds"] for row in rows)
+
+        def late(key: str, rows: list[dict] = rows) -> str:
+            values = [row["stats"][key] for row in rows if key in row["stats"]]
+            return f"{statistics.fmean(values):.3f}" if values else "-"
+
+        drift = late("pixl_mixed/drift_pixels")
+        joint = late("pixl_mixed/joint_pixels")
+        lines.append(
+            f"| {label} | {mean_std(mious)} | {', '.join(f'{m:.2f}' for m in mious)} | "
+            f"{delta} | {seconds:.0f} | {late('train/ce_labelled')} / {late('train/ce_mixed')} | "
+            f"{late('train/pixl_labelled')} / {late('train/pixl_mixed')} | "
+            f"{drift} / {joint} |"
+        )
+    lines.append(
+        "\n'late' = mean over the last quarter of the logged steps, over seeds; drift / joint px ="
+        " pixels per step of the mixed batch at feature resolution; '-' = term absent. Paired"
+        " difference: mIoU minus the reference's with the same seed, in points."
+    )
+    return "\n".join(lines)
+
+
+def command(args: argparse.Namespace, part: str) -> str:
+    if args.quick:
+        return "`.venv/bin/python benchmarks/bench_ablations.py --quick`"
+    extra = f" --steps {args.steps}" if args.steps else ""
+    extra += " --hrda" if args.hrda and part in ("uda", "features") else ""
+    if part == "cost":  # seeds do not apply; the number of timed steps does
+        extra += "" if args.cost_repeats == COST_REPEATS else f" --cost-repeats {args.cost_repeats}"
+    elif tuple(args.seeds) != SEEDS:
+        extra += " --seeds " + " ".join(map(str, args.seeds))
+    return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}`"
+
+
+def record(
+    title: str,
+    args: argparse.Namespace,
+    part: str,
+    body: str,
+    seconds: float,
+    runs: Sequence[Run] = (),
+) -> None:
+    how = "alone" if part in ("cost", "features") else f"{args.jobs} runs at a time"
+    sitting = f"This sitting took {seconds / 60:.1f} min"
+    if runs and getattr(args, "trained", None) == 0:
+        how = "rendering only"
+        sitting = "Rendered from the stored runs (none trained in this sitting)"
+    text = (
+        f"Command: {command(args, part)} ({machine_line()}; {how} on {os.cpu_count()} cores)."
+        f" {sitting}; runs already stored in `benchmarks/ablation_runs.json` are not retrained."
+    )
+    stored = [load_store().get(r.key) for r in dict.fromkeys(runs)]
+    if runs and all(stored):
+        # From the store, so a re-rendered section still says what training its runs cost.
+        total = sum(row["seconds"] for row in stored) / 60
+        text += (
+            f" Its {len(stored)} runs took {total:.0f} min of wall time added up ('s per run':"
+            " each run's own wall time, on cores shared with the runs trained beside it)."
+        )
+    if args.quick:
+        text += (
+            f" Quick mode: one seed, {args.steps} steps, so it checks that the part runs end to"
+            " end; a from-scratch model this short may not have learned the digits yet (8.10 % is"
+            " background only), so read PiXL's effect in the full sections, not here."
+        )
+    text += f"\n\n{body}"
+    if args.hrda and part in ("uda", "features"):
+        title += ", HRDA"  # its own section: the single-resolution one stays
+    if args.record:
+        write_section(f"{title} (quick)" if args.quick else title, text)
+    print(text)
