@@ -15,3 +15,16 @@ class DataError(PixlError):
 
 class CheckpointError(PixlError):
     """A checkpoint or weights file cannot be used here."""
+
+
+def one_line(error: BaseException | str, limit: int = 200) -> str:
+    """An exception's message (or a text) as one line for an ``error: ...`` message.
+
+    Library errors often span lines (a header, then the details); the user's message must not. All
+    whitespace runs, newlines included, become one space; the result is cut at ``limit`` characters
+    (ending in "..."); an exception without text gives its type name.
+    """
+    text = " ".join(str(error).split())
+    if not text:
+        return type(error).__name__ if isinstance(error, BaseException) else ""
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pixl.config.schema import ExperimentConfig
-from pixl.errors import ConfigError
+from pixl.errors import ConfigError, one_line
 
 
 def packaged_config(name: str) -> Path:
@@ -51,7 +51,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> ExperimentCo
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({_one_line(str(error))})") from None
+        raise ConfigError(f"{path}: not valid YAML ({one_line(error)})") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -206,7 +206,3 @@ def _check_key_path(parts: list[str], item: str) -> None:
 
 def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -22,7 +22,7 @@ import yaml
 from torch import nn
 
 from pixl.config import ExperimentConfig, config_from_dict, load_config
-from pixl.errors import CheckpointError, PixlError
+from pixl.errors import CheckpointError, PixlError, one_line
 
 FORMAT = "pixl-checkpoint"
 VERSION = 1
@@ -52,7 +52,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or unsafe files
-        reason = " ".join(str(error).split())[:160]
+        reason = one_line(error, limit=160)
         raise CheckpointError(f"{path}: not a readable pixl checkpoint ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pixl training checkpoint (no '{FORMAT}' marker)")
@@ -177,7 +177,7 @@ def load_for_inference(
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as error:
-            reason = " ".join(str(error).split())[:160]
+            reason = one_line(error, limit=160)
             raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
     else:
         raise CheckpointError(f"{path}: expected a .pt checkpoint or a .safetensors export")

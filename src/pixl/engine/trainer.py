@@ -39,7 +39,7 @@ from pixl.engine.optim import build_optimizer, build_scheduler
 from pixl.engine.tasks import StepOutput, TrainBatch
 from pixl.engine.tasks.base import is_multi_resolution
 from pixl.engine.teacher import EMATeacher
-from pixl.errors import ConfigError, PixlError
+from pixl.errors import ConfigError, PixlError, one_line
 from pixl.evaluation import EvalReport, evaluate
 from pixl.models import param_groups
 
@@ -100,7 +100,7 @@ class Trainer:
                 precision=t.precision,  # type: ignore[arg-type]
             )
         except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            first = one_line(error)
             raise ConfigError(
                 f"trainer: accelerator={t.accelerator}, devices={t.devices}, "
                 f"strategy={t.strategy}, precision={t.precision} cannot run here ({first})"

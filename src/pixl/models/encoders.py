@@ -8,7 +8,7 @@ from pathlib import Path
 import segmentation_models_pytorch as smp
 from torch import Tensor, nn
 
-from pixl.errors import CheckpointError, ConfigError
+from pixl.errors import CheckpointError, ConfigError, one_line
 from pixl.models.weights import load_pretrained
 
 log = logging.getLogger(__name__)
@@ -34,17 +34,17 @@ def build_encoder(
         encoder = smp.encoders.get_encoder(name, weights=hub_weights, output_stride=output_stride)
     except KeyError as error:
         if "Wrong encoder name" not in str(error):
-            raise ConfigError(f"encoder {name!r}: {str(error).strip(chr(34))[:200]}") from None
+            raise ConfigError(f"encoder {name!r}: {one_line(str(error).strip(chr(34)))}") from None
         valid = ", ".join(sorted(smp.encoders.get_encoder_names())[:12])
         raise ConfigError(
             f"encoder: unknown name {name!r}; expected an smp encoder ({valid}, ...) "
             "or 'tu-<timm model name>'"
         ) from None
     except (RuntimeError, ValueError, AttributeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = one_line(error)
         raise ConfigError(f"encoder {name!r} (output_stride={output_stride}): {first}") from None
     except OSError as error:  # hub download refused or offline
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = one_line(error)
         raise CheckpointError(
             f"encoder {name!r}: cannot fetch {weights!r} weights ({first}); "
             "pass the path of a local weights file instead"

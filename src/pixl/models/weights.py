@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from pixl.errors import CheckpointError
+from pixl.errors import CheckpointError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             "loaded); re-save it as a plain state dict or as safetensors"
         ) from None
     except (RuntimeError, EOFError, OSError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = one_line(error)
         raise CheckpointError(f"{path}: not a readable torch file ({first})") from None
     return _unwrap(obj, path)
 
