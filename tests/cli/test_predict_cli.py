@@ -11,6 +11,8 @@ from PIL import Image
 from evaluation.fakes import SIZE, fake_config, write_fake_cityscapes, write_weights
 from pixl.cli import main
 from pixl.data import dataset_info
+from pixl.visualization.legend import MIN_WIDTH
+from visualization.test_palette_overlay import has_block
 
 LABEL_IDS = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33}
 
@@ -26,7 +28,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _predict(setup: dict[str, Path], output: Path, fmt: str, source: Path | None = None) -> int:
+def _predict(
+    setup: dict[str, Path], output: Path, fmt: str, source: Path | None = None, *extra: str
+) -> int:
     source = source or setup["images"]
     return main(
         [
@@ -39,6 +43,7 @@ def _predict(setup: dict[str, Path], output: Path, fmt: str, source: Path | None
             str(output),
             "--format",
             fmt,
+            *extra,
         ]
     )
 
@@ -56,11 +61,22 @@ def test_every_format_at_original_size(setup: dict[str, Path], tmp_path: Path, f
         assert array.shape == SIZE
         values = set(np.unique(array).tolist())
         assert values <= (LABEL_IDS if fmt == "labelid" else set(range(19)))
-    else:
-        assert array.shape == (*SIZE, 3)
+    else:  # the picture (padded to the legend's least width), then the legend strip below it
+        assert array.shape[0] > SIZE[0] and array.shape[1:] == (max(SIZE[1], MIN_WIDTH), 3)
     if fmt == "color":
-        palette = {tuple(c) for c in dataset_info("cityscapes").palette}
-        assert {tuple(c) for c in array.reshape(-1, 3).tolist()} <= palette
+        palette = dataset_info("cityscapes").palette
+        picture, strip = array[: SIZE[0], : SIZE[1]], array[SIZE[0] :]
+        shown = {tuple(c) for c in picture.reshape(-1, 3).tolist()}
+        assert shown <= set(palette)
+        # Each class in the picture, and only those, has its swatch in the legend.
+        assert {c for c in palette if has_block(strip, c)} == shown
+
+
+def test_no_legend_keeps_the_picture_pixel_aligned(setup: dict[str, Path], tmp_path: Path) -> None:
+    source = next(setup["images"].rglob("*.png"))
+    assert _predict(setup, tmp_path, "overlay", source, "--no-legend") == 0
+    (written,) = tmp_path.rglob("*.png")
+    assert np.asarray(Image.open(written)).shape == (*SIZE, 3)
 
 
 def test_labelid_is_trainid_through_the_official_table(

@@ -1,16 +1,22 @@
-"""`pixl visualize embedding|predictions`: figures written and non-empty, indices reported."""
+"""`pixl visualize embedding|predictions`: figures written and non-empty, indices reported, the
+grid's legend in the class colours."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from evaluation.fakes import fake_config, write_fake_cityscapes, write_weights
 from pixl.cli import main
-from pixl.config import save_config
+from pixl.config import load_config, save_config
+from pixl.data import dataset_info
+from pixl.evaluation.runner import split_dataset
+from pixl.visualization import classes_present
+from visualization.test_palette_overlay import has_block
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +63,14 @@ def test_prediction_grid(setup: dict[str, Path], tmp_path: Path) -> None:
     assert main([*argv, "--num", "2", "--output", str(output)]) == 0
     width, height = _png_size(output)
     assert width > 200 and height > 100
+    # The legend shows (at least) every class of the two images' ground truth, in its colour.
+    val = split_dataset(load_config(setup["config"]).data.val, None)
+    labels = [val[i]["label"].numpy() for i in range(2)]
+    palette = dataset_info("cityscapes").palette
+    with Image.open(output) as picture:
+        pixels = np.asarray(picture.convert("RGB"))
+    for class_id in classes_present(*labels, num_classes=19):
+        assert has_block(pixels, palette[class_id]), class_id
 
 
 def test_too_many_checkpoints_is_one_line_error(

@@ -1,4 +1,4 @@
-"""Colouring, overlays, and the image / ground truth / prediction grid."""
+"""Colouring, overlays, class legends, and the image / ground truth / prediction grid."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from pixl.core import IGNORE_INDEX
@@ -13,12 +14,15 @@ from pixl.data import dataset_info
 from pixl.data.transforms import normalize_image
 from pixl.visualization import (
     PredictionRow,
+    classes_present,
     colorize,
     overlay,
     palette_lut,
     plot_prediction_grid,
     to_rgb,
+    with_legend,
 )
+from pixl.visualization.legend import MIN_WIDTH, ROW
 
 PALETTE = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
@@ -45,15 +49,75 @@ def test_palette_too_large_and_bad_mask_rejected() -> None:
         colorize(np.zeros((2, 2, 3), dtype=np.uint8), PALETTE)
 
 
-def test_overlay_blends_and_keeps_ignored_pixels() -> None:
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float64) @ np.array([0.3, 0.59, 0.11])
+
+
+def has_block(picture: np.ndarray, color: tuple[int, int, int], size: int = 3) -> bool:
+    """Whether ``picture`` holds a ``size`` x ``size`` square of exactly ``color`` (a swatch)."""
+    exact = (picture[..., :3] == np.asarray(color)).all(-1)
+    return bool(sliding_window_view(exact, (size, size)).all(axis=(-1, -2)).any())
+
+
+def test_overlay_tints_with_the_class_hue_at_the_photo_luminance() -> None:
     image = np.full((2, 2, 3), 100, dtype=np.uint8)
-    mask = np.array([[0, IGNORE_INDEX], [1, 1]])
+    mask = np.array([[0, IGNORE_INDEX], [1, 2]])
     out = overlay(image, mask, PALETTE, alpha=0.5)
-    assert out[0, 0].tolist() == [178, 50, 50]  # 0.5 * 100 + 0.5 * (255, 0, 0), rounded
-    assert out[0, 1].tolist() == [100, 100, 100]
-    assert overlay(image, mask, PALETTE, alpha=1.0)[1, 0].tolist() == [0, 255, 0]
+    red, green, blue = out[0, 0].tolist(), out[1, 0].tolist(), out[1, 1].tolist()
+    assert red[0] > red[1] == red[2] and green[1] > green[0] == green[2]
+    assert blue[2] > blue[0] == blue[1]
+    # The photo's light and dark stay: each tinted pixel has the photo's luminance (to rounding).
+    assert np.abs(luminance(out) - luminance(image)).max() <= 1.0
+    assert np.array_equal(overlay(image, mask, PALETTE, alpha=0.0), image)
     with pytest.raises(ValueError, match="differ in size"):
         overlay(image, np.zeros((3, 3), dtype=np.int64), PALETTE)
+
+
+def test_ignored_pixels_are_the_photo_unchanged() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    mask = rng.integers(0, 3, (16, 16))
+    mask[::2] = IGNORE_INDEX
+    mask[1, :4] = 7  # beyond the palette: no class either
+    out = overlay(image, mask, PALETTE, alpha=0.7)
+    untouched = (mask == IGNORE_INDEX) | (mask == 7)
+    assert np.array_equal(out[untouched], image[untouched])
+    assert (out[~untouched] != image[~untouched]).any(-1).mean() > 0.9
+
+
+def test_a_black_class_does_not_darken_the_photo() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    black = [(0, 0, 0), (255, 0, 0)]
+    out = overlay(image, np.zeros((16, 16), dtype=np.int64), black, alpha=0.6)
+    assert np.abs(luminance(out) - luminance(image)).max() <= 1.0
+    # A plain alpha blend with black would have taken 60 % of the light away.
+    assert luminance(out).mean() > 0.95 * luminance(image).mean()
+    grey = np.full((4, 4, 3), 90, dtype=np.uint8)
+    assert np.array_equal(overlay(grey, np.zeros((4, 4), dtype=np.int64), black, 0.6), grey)
+
+
+def test_legend_shows_the_colours_of_the_classes_present_below_the_picture() -> None:
+    picture = colorize(np.array([[0, 2], [2, 0]]).repeat(20, 0).repeat(100, 1), PALETTE)
+    present = classes_present(np.array([[0, 2, IGNORE_INDEX, 9]]), num_classes=3)
+    assert present == [0, 2]
+    out = with_legend(picture, present, ["red thing", "green thing", "blue thing"], PALETTE)
+    height, width = picture.shape[:2]
+    assert out.shape[0] > height and out.shape[1] == width  # 200 px: wide enough, no padding
+    assert np.array_equal(out[:height], picture)
+    strip = out[height:]
+    assert has_block(strip, PALETTE[0]) and has_block(strip, PALETTE[2])
+    assert not has_block(strip, PALETTE[1])
+    assert (strip.max(-1) < 100).sum() > 20  # the names: dark text on the white strip
+
+
+def test_legend_of_a_narrow_picture_is_padded_and_wraps() -> None:
+    picture = np.zeros((8, 10, 3), dtype=np.uint8)
+    names = ["a rather long class name", "another long class name", "third"]
+    out = with_legend(picture, [0, 1, 2], names, PALETTE)
+    assert out.shape[1] == MIN_WIDTH and (out[:8, 10:] == 255).all()
+    assert out.shape[0] > 8 + 2 * ROW  # three long names do not fit on one row
+    assert all(has_block(out[8:], color) for color in PALETTE)
 
 
 def test_to_rgb_undoes_normalisation() -> None:
@@ -78,3 +142,19 @@ def test_prediction_grid_is_written(tmp_path: Path) -> None:
         assert picture.format == "PNG" and picture.size[0] > 200 and picture.size[1] > 100
     with pytest.raises(ValueError, match="no samples"):
         plot_prediction_grid([], PALETTE, tmp_path / "empty.png")
+
+
+def test_prediction_grid_has_a_legend_of_the_classes_shown(tmp_path: Path) -> None:
+    grey = np.full((32, 64, 3), 120, dtype=np.uint8)
+    label = np.where(np.arange(64) < 32, 0, IGNORE_INDEX)[None].repeat(32, 0)
+    rows = [PredictionRow("img", grey, label, np.full((32, 64), 2))]  # classes 0 and 2, not 1
+    names = ["red", "green", "blue"]
+    with Image.open(
+        plot_prediction_grid(rows, PALETTE, tmp_path / "g.png", class_names=names)
+    ) as f:
+        picture = np.asarray(f.convert("RGB"))
+    assert has_block(picture, PALETTE[0]) and has_block(picture, PALETTE[2])
+    assert not has_block(picture, PALETTE[1])
+    with Image.open(plot_prediction_grid(rows, PALETTE, tmp_path / "plain.png")) as f:
+        plain = np.asarray(f.convert("RGB"))
+    assert not any(has_block(plain, color) for color in PALETTE)  # the swatches are the legend's

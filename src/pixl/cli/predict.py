@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="segment images and write the predictions",
         description=(
             "Predict each image at its original size. Formats: trainid (class ids), labelid "
-            "(Cityscapes label ids: the official submission format), color, overlay."
+            "(Cityscapes label ids: the official submission format), color, overlay (both with a "
+            "legend of the classes present below the image, unless --no-legend)."
         ),
     )
     parser.add_argument(
@@ -25,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--mode", choices=("whole", "slide"), help="default: the checkpoint's eval.mode"
+    )
+    parser.add_argument(
+        "--no-legend",
+        dest="legend",
+        action="store_false",
+        help="color / overlay: the picture alone, pixel-aligned with the input",
     )
     parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1 (default: cpu)")
     parser.set_defaults(handler=run)
@@ -43,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         args.format,
         weights=args.checkpoint,
         settings=InferenceSettings.from_config(config, args.mode),
+        legend=args.legend,
     )
     print(f"{len(written)} {args.format} predictions written to {args.output}")
     return 0

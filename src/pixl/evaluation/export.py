@@ -8,6 +8,7 @@ anywhere under its results folder; a prediction named after its input image
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from cityscapesscripts.helpers.labels import trainId2label
 from pixl.core import IGNORE_INDEX
 from pixl.data.io import write_png_atomic, write_rgb_atomic
 from pixl.errors import PixlError
+from pixl.visualization.legend import classes_present, with_legend
 from pixl.visualization.overlay import overlay
 from pixl.visualization.palette import Palette, colorize
 
@@ -86,8 +88,13 @@ def save_prediction(
     palette: Palette,
     image: np.ndarray | None = None,
     alpha: float = 0.5,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
-    """Write one prediction (train ids [H, W]) as ``fmt``; ``overlay`` needs the RGB ``image``."""
+    """Write one prediction (train ids [H, W]) as ``fmt``; ``overlay`` needs the RGB ``image``.
+
+    With ``class_names``, the ``color`` and ``overlay`` pictures get a legend strip below the image
+    (swatch and name of each class in the prediction); the id formats never do.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "trainid":
@@ -95,11 +102,23 @@ def save_prediction(
     elif fmt == "labelid":
         write_png_atomic(path, train_ids_to_label_ids(prediction))
     elif fmt == "color":
-        write_rgb_atomic(path, colorize(prediction, palette))
+        write_rgb_atomic(
+            path, _legend(colorize(prediction, palette), prediction, palette, class_names)
+        )
     elif fmt == "overlay":
         if image is None:
             raise ValueError("the overlay format needs the input image")
-        write_rgb_atomic(path, overlay(image, prediction, palette, alpha))
+        picture = overlay(image, prediction, palette, alpha)
+        write_rgb_atomic(path, _legend(picture, prediction, palette, class_names))
     else:
         raise PixlError(f"format {fmt!r}: expected one of {', '.join(OUTPUT_FORMATS)}")
     return path
+
+
+def _legend(
+    picture: np.ndarray, prediction: np.ndarray, palette: Palette, names: Sequence[str] | None
+) -> np.ndarray:
+    if names is None:
+        return picture
+    present = classes_present(prediction, num_classes=min(len(names), len(palette)))
+    return with_legend(picture, present, names, palette)

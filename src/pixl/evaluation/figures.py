@@ -44,7 +44,8 @@ def prediction_grid(
     split: str | None = None,
     settings: InferenceSettings | None = None,
 ) -> Path:
-    """A PNG of the first ``num_images`` images of the val split: image | ground truth | prediction."""
+    """A PNG of the first ``num_images`` images of the val split: image | ground truth | prediction,
+    with the legend of the classes they show."""
     if num_images < 1:
         raise ConfigError(f"the grid needs at least one image, got {num_images}")
     info = dataset_info(config.data.val.kind)
@@ -68,7 +69,7 @@ def prediction_grid(
                 prediction=labels[0].cpu().numpy(),
             )
         )
-    return plot_prediction_grid(rows, info.palette, path)
+    return plot_prediction_grid(rows, info.palette, path, class_names=info.class_names)
 
 
 def embedding_figure(

@@ -153,11 +153,13 @@ def predict_files(
     *,
     weights: str,
     settings: InferenceSettings | None = None,
+    legend: bool = True,
 ) -> list[Path]:
     """Predict every image of ``source`` (file or folder) at its original size and write ``fmt``.
 
     Images are resized like the val data (``data.val.resize``) before the model; the logits are
     resized back to the original size before the argmax. ``weights`` names the model in errors.
+    ``legend``: the colour and overlay pictures carry the legend of the classes they show.
     """
     info = dataset_info(config.data.val.kind)
     check_num_classes(model, info.num_classes, weights)
@@ -181,7 +183,12 @@ def predict_files(
         )
         prediction = labels[0].cpu().numpy().astype(np.uint8)
         target = prediction_path(image_path, root, output_dir)
-        written.append(save_prediction(prediction, target, fmt, palette=info.palette, image=image))
+        names = info.class_names if legend else None
+        written.append(
+            save_prediction(
+                prediction, target, fmt, palette=info.palette, image=image, class_names=names
+            )
+        )
     return written
 
 

@@ -1,4 +1,5 @@
-"""Visualisation: palettes, overlays, prediction grids, t-SNE of pixel features with cluster indices."""
+"""Visualisation: palettes, overlays, class legends, prediction grids, t-SNE of pixel features
+with cluster indices."""
 
 from pixl.visualization.embedding import (
     EmbeddingPanel,
@@ -9,6 +10,7 @@ from pixl.visualization.embedding import (
     sample_class_pixels,
     tsne_2d,
 )
+from pixl.visualization.legend import classes_present, legend_strip, with_legend
 from pixl.visualization.overlay import (
     PredictionRow,
     overlay,
@@ -21,9 +23,11 @@ __all__ = [
     "EmbeddingPanel",
     "PixelSample",
     "PredictionRow",
+    "classes_present",
     "cluster_indices",
     "collect_pixel_features",
     "colorize",
+    "legend_strip",
     "overlay",
     "palette_lut",
     "plot_embeddings",
@@ -31,4 +35,5 @@ __all__ = [
     "sample_class_pixels",
     "to_rgb",
     "tsne_2d",
+    "with_legend",
 ]
