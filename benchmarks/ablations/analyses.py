@@ -45,7 +45,7 @@ def part_features(args: argparse.Namespace) -> None:
         val.kind, val.root, val.split, train=False, crop_size=None, resize=val.resize
     )
     subset = Subset(dataset, range(min(args.feature_images, len(dataset))))
-    classes = dataset_info(val.kind).num_classes
+    classes = dataset_info(val.kind, val.root).num_classes
     rows: dict[str, list[dict[str, float]]] = {}
     for run in runs:
         weights = Path(store[run.key]["run_dir"]) / "final" / "model.safetensors"
@@ -102,7 +102,7 @@ def gradient_balance(run_dirs: list[Path], config: ExperimentConfig) -> list[str
         source.kind, source.root, source.split, train=False, crop_size=None, resize=source.resize
     )
     batch = default_collate([data[i] for i in range(config.trainer.batch_size)])
-    classes = dataset_info(source.kind).num_classes
+    classes = dataset_info(source.kind, source.root).num_classes
     pixl = config.pixl
     eta = eta_at(pixl.start_step, config.trainer.max_steps, pixl.eta_start, pixl.eta_end)
     ratios: dict[float, list[float]] = {t: [] for t in TEMPERATURES}

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import pixl.data.kinds  # noqa: F401  (registers the dataset kinds the schema checks `kind` against)
 from pixl.config import (
     ExperimentConfig,
     config_from_dict,

@@ -1,23 +1,26 @@
-"""``pixl data prepare {cityscapes,gta5,synthia,digits} ROOT [--workers N] [--seed S]``."""
+"""``pixl data prepare KIND ROOT [--workers N] [--seed S]``; the kinds come from ``pixl.data.kinds``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from pixl.data.kinds import KIND_REGISTRY
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="prepare datasets", description="Dataset tools.")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kinds = "; ".join(f"{k.name}: {k.summary}" for k in KIND_REGISTRY.values())
     prepare = actions.add_parser(
         "prepare",
         help="check a dataset, convert its labels to train ids, count classes for RCS",
         description=(
-            "Check the official layout, write *_labelTrainIds.png once (re-runs skip finished "
-            "files) and the class statistics JSON; 'digits' generates DigitScenes in ROOT."
+            "Check the layout, write train-id labels once where a kind needs converting "
+            "(re-runs skip finished files) and the class statistics JSON. Kinds: " + kinds + "."
         ),
     )
-    prepare.add_argument("kind", choices=("cityscapes", "gta5", "synthia", "digits"))
+    prepare.add_argument("kind", choices=tuple(KIND_REGISTRY))
     prepare.add_argument("root", help="the dataset folder (for digits: where to write it)")
     prepare.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     prepare.add_argument("--seed", type=int, default=0, help="DigitScenes generation seed")

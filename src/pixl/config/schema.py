@@ -6,9 +6,10 @@ Defaults are the paper's settings (HRDA + DAFormer + DACS, PiXL section 4.1.3).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,8 +19,11 @@ from pydantic import (
     model_validator,
 )
 
+from pixl.config.kinds import check_dataset_kind
+
 Task = Literal["supervised", "semi", "uda"]
-DatasetKind = Literal["cityscapes", "gta5", "synthia", "digits"]
+# The kinds are described (and registered) by pixl.data.kinds; see pixl.config.kinds.
+DatasetKindName = Annotated[str, AfterValidator(check_dataset_kind)]
 Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
 Accelerator = Literal["auto", "cpu", "cuda", "gpu", "mps"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "single_device"]
@@ -36,7 +40,7 @@ class Section(BaseModel):
 class DatasetSpec(Section):
     """One dataset split as the data layer's ``build_dataset`` reads it."""
 
-    kind: DatasetKind
+    kind: DatasetKindName
     root: str
     split: str
     crop_size: tuple[PositiveInt, PositiveInt] | None = None

@@ -1,4 +1,5 @@
-"""Datasets (Cityscapes, GTA5, SYNTHIA, DigitScenes), transforms, rare class sampling, ClassMix.
+"""Datasets (Cityscapes, GTA5, SYNTHIA, DigitScenes; each kind described once in
+``pixl.data.kinds``), transforms, rare class sampling, ClassMix.
 
 A sample is ``{"image": FloatTensor[3, H, W] (ImageNet-normalised), "label": LongTensor[H, W]
 (train ids, IGNORE_INDEX for void; absent when unlabelled), "name": str, "path": str}``; the
@@ -7,11 +8,11 @@ default collate turns samples into named batches.
 
 from pixl.data.augment import gaussian_blur, strong_augment
 from pixl.data.dataset import SegmentationDataset, build_dataset
+from pixl.data.descriptor import DatasetKind
 from pixl.data.digits import generate_digit_scenes
-from pixl.data.info import KINDS, DatasetInfo, dataset_info
-from pixl.data.layouts import SPLITS
+from pixl.data.info import DatasetInfo
+from pixl.data.kinds import KINDS, SPLITS, dataset_info, get_kind, is_prepared, prepare_dataset
 from pixl.data.mixing import class_mix, class_mix_masks
-from pixl.data.prepare import PrepareReport, is_prepared, prepare_dataset
 from pixl.data.rcs import (
     RareClassDataset,
     RareClassSampler,
@@ -19,6 +20,7 @@ from pixl.data.rcs import (
     rare_class_sampling,
     rcs_class_probabilities,
 )
+from pixl.data.report import PrepareReport
 from pixl.data.splits import SHIPPED_SPLITS, read_subset
 from pixl.data.stats import ClassStats, class_stats_path, load_stats
 from pixl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, renormalize
@@ -31,6 +33,7 @@ __all__ = [
     "SPLITS",
     "ClassStats",
     "DatasetInfo",
+    "DatasetKind",
     "PrepareReport",
     "RareClassDataset",
     "RareClassSampler",
@@ -44,6 +47,7 @@ __all__ = [
     "denormalize",
     "gaussian_blur",
     "generate_digit_scenes",
+    "get_kind",
     "is_prepared",
     "load_stats",
     "prepare_dataset",

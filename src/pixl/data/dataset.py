@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pixl.data.io import read_image, read_train_ids
-from pixl.data.layouts import Record, check_split, list_records
+from pixl.data.io import read_image
+from pixl.data.kinds import get_kind
+from pixl.data.layouts import Record
 from pixl.data.splits import read_subset
 from pixl.data.transforms import (
     label_tensor,
@@ -55,12 +56,28 @@ class SegmentationDataset(Dataset[Sample]):
         pipeline: PipelineConfig,
         *,
         labelled: bool,
+        label_lut: np.ndarray | None = None,
     ) -> None:
         self.kind, self.root, self.split = kind, root, split
         self.records = list(records)
         self.pipeline = pipeline
         self.labelled = labelled
         self.names = [r.name for r in self.records]
+        # Label-file value -> train id (-1: outside the class list); None reads files as is.
+        self.label_lut = label_lut
+        self._read_label = get_kind(kind).read_label
+
+    def read_label(self, index: int) -> np.ndarray:
+        """Train ids ``[H, W]`` (uint8, void = IGNORE_INDEX) of item ``index``, at full size."""
+        path = self.records[index].label
+        label = self._read_label(path)
+        if self.label_lut is None:
+            return label
+        mapped = self.label_lut[label]
+        if (mapped < 0).any():
+            bad = sorted({int(v) for v in np.unique(label[mapped < 0])})
+            raise DataError(f"{path}: label ids {bad[:8]} are outside the class list")
+        return mapped.astype(np.uint8)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -71,7 +88,7 @@ class SegmentationDataset(Dataset[Sample]):
         image = read_image(record.image)
         if not self.labelled:
             return image, None
-        label = read_train_ids(record.label)
+        label = self.read_label(index)
         if label.shape != image.shape[:2]:
             raise DataError(
                 f"{record.label}: label size {label.shape} differs from image size "
@@ -126,7 +143,7 @@ def build_dataset(
     cat_max_ratio: float = 1.0,
     flip: bool = True,
 ) -> SegmentationDataset:
-    """A dataset of ``kind`` (cityscapes, gta5, synthia, digits) and ``split``.
+    """A dataset of ``kind`` (see ``pixl.data.kinds``) and ``split``.
 
     ``train=True``: resize, random crop (``cat_max_ratio`` redraws crops dominated by one class),
     horizontal flip (unless ``flip=False``: mirrored digits change identity), normalise;
@@ -135,10 +152,11 @@ def build_dataset(
     file of stems, one per line, to keep. Missing folders or labels raise ``DataError``.
     """
     root = Path(root)
-    check_split(kind, split)
+    descriptor = get_kind(kind)
+    descriptor.check_split(split, root)
     if not 0.0 < cat_max_ratio <= 1.0:
         raise DataError(f"cat_max_ratio must be in (0, 1], got {cat_max_ratio}")
-    records = list_records(kind, root, split)
+    records = descriptor.records(root, split, labels=labelled)
     if subset_file is not None:
         keep = read_subset(subset_file)
         by_name = {r.name: r for r in records}
@@ -163,4 +181,8 @@ def build_dataset(
         cat_max_ratio,
         flip,
     )
-    return SegmentationDataset(kind, root, split, records, pipeline, labelled=labelled)
+    # A user's folder is checked on every read (ids outside its class list, its own void value).
+    lut = descriptor.info(root).label_lut() if labelled and descriptor.classes is None else None
+    return SegmentationDataset(
+        kind, root, split, records, pipeline, labelled=labelled, label_lut=lut
+    )

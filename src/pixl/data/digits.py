@@ -24,9 +24,10 @@ import cv2
 import numpy as np
 from rich.progress import track
 
+from pixl.data.descriptor import DatasetKind
 from pixl.data.info import DIGIT_CLASSES
 from pixl.data.io import write_png_atomic, write_rgb_atomic
-from pixl.data.prepare import PrepareReport
+from pixl.data.report import PrepareOptions, PrepareReport
 from pixl.data.stats import build_stats, class_stats_path, count_classes, save_stats
 from pixl.errors import DataError
 
@@ -199,6 +200,11 @@ def is_current(root: str | Path) -> bool:
         return False
 
 
+def is_complete(root: Path) -> bool:
+    """Whether generation finished (the card is written last) with this generator version."""
+    return (root / "dataset_card.md").is_file() and is_current(root)
+
+
 def _check_manifest(root: Path, manifest: dict) -> None:
     path = root / MANIFEST
     if path.is_file():
@@ -305,3 +311,10 @@ def generate_digit_scenes(
                 _ssl_subset(root, [r[0] for r in results], seed)
     write_dataset_card(root, frequencies, sizes, seed, image_size)
     return report
+
+
+def prepare_digits(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:
+    """The prepare step of the ``digits`` kind: generate DigitScenes (default sizes) at ``root``."""
+    return generate_digit_scenes(
+        root, seed=options.seed, workers=options.workers, progress=options.progress
+    )

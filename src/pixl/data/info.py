@@ -1,4 +1,5 @@
-"""Class tables of the supported datasets: names, palettes, label-id -> train-id maps.
+"""Class tables of the built-in datasets (names, palettes, label-id -> train-id maps) and the
+``DatasetInfo`` every kind describes its classes with (``pixl.data.kinds`` puts them together).
 
 Cityscapes (and GTA5, which uses Cityscapes label ids) come from ``cityscapesscripts``' own table;
 SYNTHIA-RAND-CITYSCAPES ids are mapped with the table of its README (as DAFormer/HRDA do).
@@ -13,9 +14,6 @@ import numpy as np
 from cityscapesscripts.helpers.labels import labels as _CITYSCAPES_LABELS
 
 from pixl.core import IGNORE_INDEX
-from pixl.errors import DataError
-
-KINDS: tuple[str, ...] = ("cityscapes", "gta5", "synthia", "digits")
 
 _TRAIN_LABELS = sorted(
     (lab for lab in _CITYSCAPES_LABELS if 0 <= lab.trainId < IGNORE_INDEX), key=lambda x: x.trainId
@@ -94,21 +92,17 @@ class DatasetInfo:
     eval_subsets: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # Rare class sampling: an image is eligible for class c with >= this many pixels of c.
     rcs_min_pixels: int = 3000
+    # The value marking void pixels in the train-id label files (a user's folder may use
+    # another than IGNORE_INDEX); reading a label maps it to IGNORE_INDEX.
+    file_ignore_index: int = IGNORE_INDEX
 
-
-def dataset_info(kind: str) -> DatasetInfo:
-    """Class names, palette and thing classes of ``kind`` (cityscapes, gta5, synthia, digits)."""
-    if kind in ("cityscapes", "gta5"):
-        return DatasetInfo(kind, 19, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, CITYSCAPES_THINGS)
-    if kind == "synthia":
-        subsets = {"mIoU16": SYNTHIA_MIOU16, "mIoU13": SYNTHIA_MIOU13}
-        return DatasetInfo(
-            kind, 19, CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, CITYSCAPES_THINGS, subsets
-        )
-    if kind == "digits":
-        things = tuple(range(1, 11))
-        return DatasetInfo(kind, 11, DIGIT_CLASSES, DIGIT_PALETTE, things, rcs_min_pixels=150)
-    raise DataError(f"dataset kind {kind!r} is unknown; expected one of {', '.join(KINDS)}")
+    def label_lut(self) -> np.ndarray:
+        """A 256-entry map from label-file values to train ids; -1 marks values outside the
+        class list (an error when met)."""
+        lut = np.full(256, -1, dtype=np.int16)
+        lut[: self.num_classes] = np.arange(self.num_classes)
+        lut[self.file_ignore_index] = IGNORE_INDEX
+        return lut
 
 
 def lookup_table(mapping: MappingProxyType[int, int], size: int = 65536) -> np.ndarray:

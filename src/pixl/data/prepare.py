@@ -1,5 +1,7 @@
 """``pixl data prepare``: check a dataset's layout, convert labels to train ids, count classes.
 
+``prepare_dataset`` runs the kind's own prepare step (``pixl.data.kinds``); ``convert_official``
+is the step of the kinds whose shipped labels need converting (Cityscapes, GTA5, SYNTHIA).
 Conversions run on all cores; every output is written atomically, so an interrupted run leaves
 no half-written file and a re-run skips what is done. Problems with single files are collected
 and reported together at the end; a missing or empty folder stops at once.
@@ -8,106 +10,84 @@ and reported together at the end; a missing or empty folder stops at once.
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from rich.progress import track
 
-from pixl.data.info import (
-    CITYSCAPES_ID_TO_TRAINID,
-    SYNTHIA_ID_TO_TRAINID,
-    dataset_info,
-    lookup_table,
-)
-from pixl.data.io import (
-    PART_SUFFIX,
-    image_size,
-    read_indexed_label,
-    read_synthia_label,
-    read_train_ids,
-    write_png_atomic,
-)
-from pixl.data.layouts import PREPARE_SPLITS, Record, check_layout, list_records, orphan_labels
+from pixl.data.descriptor import DatasetKind
+from pixl.data.io import PART_SUFFIX, image_size, write_png_atomic
+from pixl.data.layouts import Record, check_layout, orphan_labels
+from pixl.data.report import PrepareOptions, PrepareReport
 from pixl.data.stats import build_stats, class_stats_path, count_classes, save_stats
 from pixl.errors import DataError
 
-_TABLES = {
-    "cityscapes": lookup_table(CITYSCAPES_ID_TO_TRAINID, 34),
-    "gta5": lookup_table(CITYSCAPES_ID_TO_TRAINID, 34),
-    "synthia": lookup_table(SYNTHIA_ID_TO_TRAINID, 23),
-}
+__all__ = ["PrepareOptions", "PrepareReport", "convert_label", "convert_official"]
 
-
-@dataclass
-class PrepareReport:
-    """What a prepare run did; ``problems`` holds one line per bad file."""
-
-    kind: str
-    root: Path
-    converted: int = 0
-    skipped: int = 0
-    problems: list[str] = field(default_factory=list)
-    stats_files: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class _Result:
+class FileResult:
+    """One image's outcome: its class counts (None on a problem), the problem, whether written."""
+
     name: str
     counts: dict[int, int] | None
     problem: str | None
     converted: bool
 
 
-def convert_label(kind: str, raw: np.ndarray, path: Path) -> np.ndarray:
-    """Map raw ids to train ids with the official table; unknown ids raise ``DataError``.
+def convert_label(kind: DatasetKind, raw: np.ndarray, path: Path) -> np.ndarray:
+    """Map raw ids to train ids with the kind's table; unknown ids raise ``DataError``.
 
     Shape: [H, W] int -> [H, W] uint8.
     """
-    table = _TABLES[kind]
+    table = kind.label_table
+    assert table is not None, f"{kind.name} has no label table"
     values = np.unique(raw)
     bad = [int(v) for v in values if v < 0 or v >= len(table) or table[v] < 0]
     if bad:
-        raise DataError(f"{path}: label ids {bad[:8]} are outside the {kind} label table")
+        raise DataError(f"{path}: label ids {bad[:8]} are outside the {kind.name} label table")
     return table[raw].astype(np.uint8)
 
 
-def _convert_one(kind: str, record: Record) -> _Result:
-    num_classes = dataset_info(kind).num_classes
+def check_size(record: Record, label: np.ndarray, label_path: Path) -> None:
+    """The label must be as large as its image (read from the image header, fully verified)."""
+    height, width = image_size(record.image)
+    if label.shape != (height, width):
+        raise DataError(
+            f"{label_path}: label size {label.shape} differs from image size "
+            f"{(height, width)} of {record.image.name}"
+        )
+
+
+def _convert_one(kind: DatasetKind, record: Record) -> FileResult:
+    num_classes = kind.info().num_classes
     if record.label.is_file():
         try:
-            return _Result(
-                record.name, count_classes(read_train_ids(record.label), num_classes), None, False
-            )
+            counts = count_classes(kind.read_label(record.label), num_classes)
+            return FileResult(record.name, counts, None, False)
         except DataError:
             pass  # unreadable output: convert again
     try:
         if record.raw_label is None or not record.raw_label.is_file():
             raise DataError(f"{record.raw_label}: label missing for image {record.image.name}")
-        height, width = image_size(record.image)
-        reader = read_synthia_label if kind == "synthia" else read_indexed_label
-        raw = reader(record.raw_label)
-        if raw.shape != (height, width):
-            raise DataError(
-                f"{record.raw_label}: label size {raw.shape} differs from image size "
-                f"{(height, width)} of {record.image.name}"
-            )
+        raw = kind.read_raw_label(record.raw_label)
+        check_size(record, raw, record.raw_label)
         train_ids = convert_label(kind, raw, record.raw_label)
         write_png_atomic(record.label, train_ids)
     except DataError as error:
-        return _Result(record.name, None, str(error), False)
-    return _Result(record.name, count_classes(train_ids, num_classes), None, True)
+        return FileResult(record.name, None, str(error), False)
+    return FileResult(record.name, count_classes(train_ids, num_classes), None, True)
 
 
-def _convert_star(args: tuple[str, Record]) -> _Result:
-    return _convert_one(*args)
+def _star(args: tuple[Callable[..., R], tuple]) -> R:
+    function, arguments = args
+    return function(*arguments)
 
 
 def default_workers() -> int:
@@ -118,82 +98,66 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _remove_stale_parts(records: list[Record]) -> None:
+def map_files(
+    function: Callable[..., R], jobs: list[tuple], options: PrepareOptions, label: str
+) -> list[R]:
+    """``function(*job)`` for every job, on ``options.workers`` processes, with a progress bar."""
+    calls = [(function, job) for job in jobs]
+    results: Iterable[R]
+    if options.workers <= 1 or len(calls) < 8:
+        results = map(_star, calls)
+        return list(
+            track(results, total=len(calls), description=label, disable=not options.progress)
+        )
+    chunk = max(1, len(calls) // (options.workers * 8))
+    with ProcessPoolExecutor(max_workers=options.workers) as pool:
+        results = pool.map(_star, calls, chunksize=chunk)
+        return list(
+            track(results, total=len(calls), description=label, disable=not options.progress)
+        )
+
+
+def remove_stale_parts(records: list[Record]) -> None:
+    """Temporary files a killed run left behind."""
     for folder in {r.label.parent for r in records}:
         for part in folder.glob(f"*{PART_SUFFIX}"):
             part.unlink(missing_ok=True)
 
 
-def _run(
-    kind: str, records: list[Record], workers: int, progress: bool, label: str
-) -> list[_Result]:
-    jobs = [(kind, r) for r in records]
-    if workers <= 1 or len(jobs) < 8:
-        results = map(_convert_star, jobs)
-        return list(track(results, total=len(jobs), description=label, disable=not progress))
-    chunk = max(1, len(jobs) // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(_convert_star, jobs, chunksize=chunk)
-        return list(track(results, total=len(jobs), description=label, disable=not progress))
-
-
-def _prepare_split(
-    kind: str, root: Path, split: str, workers: int, progress: bool, report: PrepareReport
+def record_split(
+    kind: DatasetKind,
+    root: Path,
+    split: str,
+    num_classes: int,
+    results: list[FileResult],
+    problems: list[str],
+    report: PrepareReport,
 ) -> None:
-    records = list_records(kind, root, split)
-    _remove_stale_parts(records)
-    results = _run(kind, records, workers, progress, f"{kind} {split}")
-    problems = [r.problem for r in results if r.problem]
-    problems += [f"{p}: label has no matching image" for p in orphan_labels(kind, root, split)]
+    """Add a split's outcome to ``report``; write its class statistics when it has no problem."""
     report.problems.extend(problems)
     report.converted += sum(r.converted for r in results)
     report.skipped += sum(r.problem is None and not r.converted for r in results)
     if not problems:  # statistics only of a complete, clean split
         counts = [(r.name, r.counts) for r in results if r.counts is not None]
-        stats = build_stats(kind, split, dataset_info(kind).num_classes, counts)
         path = class_stats_path(root, split)
-        save_stats(stats, path)
+        save_stats(build_stats(kind.name, split, num_classes, counts), path)
         report.stats_files.append(path)
 
 
-def prepare_dataset(
-    kind: str,
-    root: str | Path,
-    *,
-    workers: int | None = None,
-    seed: int = 0,
-    progress: bool = False,
-) -> PrepareReport:
-    """Check, convert and count ``kind`` at ``root``; DigitScenes is generated instead.
-
-    Raises ``DataError`` for a missing root or folder (listing all missing folders) or an empty
-    split; problems with single files are collected in the report and the run goes on.
-    """
-    start = time.perf_counter()
-    root = Path(root)
-    workers = default_workers() if workers is None else max(1, int(workers))
-    dataset_info(kind)
-    if kind == "digits":
-        from pixl.data.digits import generate_digit_scenes
-
-        report = generate_digit_scenes(root, seed=seed, workers=workers, progress=progress)
-        report.seconds = time.perf_counter() - start
-        return report
-    check_layout(kind, root, PREPARE_SPLITS[kind])
-    report = PrepareReport(kind, root)
-    for split in PREPARE_SPLITS[kind]:
-        _prepare_split(kind, root, split, workers, progress, report)
-    report.seconds = time.perf_counter() - start
+def convert_official(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:
+    """Prepare step of Cityscapes, GTA5 and SYNTHIA: convert raw labels, count classes."""
+    splits = kind.splits_to_prepare(root)
+    check_layout(kind.layout, kind.name, root, splits)
+    report = PrepareReport(kind.name, root)
+    for split in splits:
+        records = kind.records(root, split)
+        remove_stale_parts(records)
+        jobs = [(kind, r) for r in records]
+        results = map_files(_convert_one, jobs, options, f"{kind.name} {split}")
+        problems = [r.problem for r in results if r.problem]
+        problems += [
+            f"{p}: label has no matching image"
+            for p in orphan_labels(kind.layout, kind.name, root, split)
+        ]
+        record_split(kind, root, split, kind.info().num_classes, results, problems, report)
     return report
-
-
-def is_prepared(kind: str, root: str | Path) -> bool:
-    """Cheap check: the class statistics of every prepared split exist (written last)."""
-    dataset_info(kind)
-    root = Path(root)
-    done = all(class_stats_path(root, split).is_file() for split in PREPARE_SPLITS[kind])
-    if kind == "digits":
-        from pixl.data.digits import is_current
-
-        return done and (root / "dataset_card.md").is_file() and is_current(root)
-    return done

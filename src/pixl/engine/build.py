@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def num_classes_of(config: ExperimentConfig) -> int:
-    return dataset_info(config.data.labelled.kind).num_classes
+    labelled = config.data.labelled
+    return dataset_info(labelled.kind, labelled.root).num_classes
 
 
 def build_model(config: ExperimentConfig) -> nn.Module:
@@ -55,7 +56,8 @@ def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Mod
         return None
     things = config.fd.thing_classes
     if things is None:
-        things = list(dataset_info(config.data.labelled.kind).thing_classes)
+        labelled = config.data.labelled
+        things = list(dataset_info(labelled.kind, labelled.root).thing_classes)
     return FeatureDistance.from_encoder(
         model.encoder, thing_classes=things, ratio=config.fd.thing_ratio, weight=config.fd.weight
     )

@@ -144,7 +144,7 @@ class Trainer:
 
         fabric = self._fabric()
         spec = self.config.data.val
-        info = dataset_info(spec.kind)
+        info = dataset_info(spec.kind, spec.root)
         ev = self.config.eval
         with fabric.autocast():
             report = evaluate(

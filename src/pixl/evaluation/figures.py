@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from pixl.config import ExperimentConfig
-from pixl.data.info import dataset_info
+from pixl.data import dataset_info
 from pixl.errors import ConfigError
 from pixl.evaluation.inference import check_num_classes, predict_labels
 from pixl.evaluation.runner import InferenceSettings, split_dataset
@@ -48,7 +48,7 @@ def prediction_grid(
     with the legend of the classes they show."""
     if num_images < 1:
         raise ConfigError(f"the grid needs at least one image, got {num_images}")
-    info = dataset_info(config.data.val.kind)
+    info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(named.model, info.num_classes, named.name)
     settings = settings or InferenceSettings.from_config(config)
     dataset = split_dataset(config.data.val, split)
@@ -90,7 +90,7 @@ def embedding_figure(
             "embedding: per-class pixels and images must be >= 1 and t-SNE iterations >= 250, "
             f"got {per_class}, {max_images} and {tsne_iterations}"
         )
-    info = dataset_info(config.data.val.kind)
+    info = dataset_info(config.data.val.kind, config.data.val.root)
     dataset = split_dataset(config.data.val, split)
     subset = Subset(dataset, range(min(max_images, len(dataset))))
     panels, indices = [], {}

@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from pixl.config import ExperimentConfig
 from pixl.config.schema import DatasetSpec
+from pixl.data import dataset_info
 from pixl.data.dataset import SegmentationDataset, build_dataset
-from pixl.data.info import dataset_info
-from pixl.data.io import read_image, read_train_ids
+from pixl.data.io import read_image
 from pixl.data.transforms import normalize_image, resize_pair
 from pixl.errors import ConfigError
 from pixl.evaluation.export import (
@@ -70,7 +70,7 @@ class FullSizeLabels(Dataset[dict[str, Any]]):
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = dict(self.dataset[index])
         if self.dataset.pipeline.resize is not None:
-            label = read_train_ids(self.dataset.records[index].label)
+            label = self.dataset.read_label(index)
             sample["label"] = torch.from_numpy(label).long()
         return sample
 
@@ -96,8 +96,9 @@ def eval_dataset(spec: DatasetSpec, split: str | None = None) -> FullSizeLabels:
 
 def eval_subsets(config: ExperimentConfig) -> dict[str, tuple[int, ...]]:
     """mIoU16 / mIoU13 when the labelled (source) or the val data is SYNTHIA."""
-    subsets = dict(dataset_info(config.data.labelled.kind).eval_subsets)
-    subsets.update(dataset_info(config.data.val.kind).eval_subsets)
+    labelled, val = config.data.labelled, config.data.val
+    subsets = dict(dataset_info(labelled.kind, labelled.root).eval_subsets)
+    subsets.update(dataset_info(val.kind, val.root).eval_subsets)
     return subsets
 
 
@@ -120,7 +121,7 @@ def evaluate_config(
 ) -> EvalReport:
     """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
     shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors."""
-    info = dataset_info(config.data.val.kind)
+    info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, source)
     settings = settings or InferenceSettings.from_config(config)
     dataset: Dataset[Any] = eval_dataset(config.data.val, split)
@@ -161,7 +162,7 @@ def predict_files(
     resized back to the original size before the argmax. ``weights`` names the model in errors.
     ``legend``: the colour and overlay pictures carry the legend of the classes they show.
     """
-    info = dataset_info(config.data.val.kind)
+    info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, weights)
     check_format(fmt, info.num_classes)
     settings = settings or InferenceSettings.from_config(config)

@@ -1,0 +1,166 @@
+"""Every dataset kind, described once: layout, label encoding, classes, splits, prepare step.
+
+``KINDS`` names them; ``get_kind`` returns a ``DatasetKind`` (``pixl.data.descriptor``). The config
+schema (through ``pixl.config.kinds``, where each kind is registered on import), ``pixl data
+prepare``'s choices, the loaders and the evaluators all read these descriptors. Adding a kind
+means adding one descriptor here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+from pixl.config.kinds import register_dataset_kind
+from pixl.data.descriptor import DatasetKind
+from pixl.data.digits import is_complete, prepare_digits
+from pixl.data.info import (
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_ID_TO_TRAINID,
+    CITYSCAPES_PALETTE,
+    CITYSCAPES_THINGS,
+    DIGIT_CLASSES,
+    DIGIT_PALETTE,
+    SYNTHIA_ID_TO_TRAINID,
+    SYNTHIA_MIOU13,
+    SYNTHIA_MIOU16,
+    DatasetInfo,
+    lookup_table,
+)
+from pixl.data.io import read_synthia_label
+from pixl.data.layouts import Layout
+from pixl.data.prepare import convert_official, default_workers
+from pixl.data.report import PrepareOptions, PrepareReport
+from pixl.errors import DataError
+
+_CITYSCAPES_LAYOUT = Layout(
+    images="leftImg8bit/{split}",
+    labels="gtFine/{split}",
+    image_suffixes=("_leftImg8bit.png",),
+    raw_label_suffix="_gtFine_labelIds.png",
+    train_label_suffix="_gtFine_labelTrainIds.png",
+    by_city=True,
+)
+_CITYSCAPES_TABLE = lookup_table(CITYSCAPES_ID_TO_TRAINID, 34)
+
+
+def _cityscapes_classes(kind: str, **extra: object) -> DatasetInfo:
+    return DatasetInfo(
+        kind,
+        19,
+        CITYSCAPES_CLASSES,
+        CITYSCAPES_PALETTE,
+        CITYSCAPES_THINGS,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+_DESCRIPTORS: tuple[DatasetKind, ...] = (
+    DatasetKind(
+        name="cityscapes",
+        summary="Cityscapes (leftImg8bit/, gtFine/): converts labelIds to train ids",
+        layout=_CITYSCAPES_LAYOUT,
+        splits=("train", "val", "test"),
+        prepare_splits=("train", "val"),  # test labels are all void
+        prepare_step=convert_official,
+        classes=_cityscapes_classes("cityscapes"),
+        label_table=_CITYSCAPES_TABLE,
+    ),
+    DatasetKind(
+        name="gta5",
+        summary="GTA5 (images/, labels/ in Cityscapes label ids): converts to train ids",
+        layout=Layout("images", "labels", (".png",), ".png", "_labelTrainIds.png"),
+        splits=("train",),
+        prepare_splits=("train",),
+        prepare_step=convert_official,
+        classes=_cityscapes_classes("gta5"),
+        label_table=_CITYSCAPES_TABLE,
+    ),
+    DatasetKind(
+        name="synthia",
+        summary="SYNTHIA-RAND-CITYSCAPES (RGB/, GT/LABELS/ 16-bit): converts to train ids",
+        layout=Layout("RGB", "GT/LABELS", (".png",), ".png", "_labelTrainIds.png"),
+        splits=("train",),
+        prepare_splits=("train",),
+        prepare_step=convert_official,
+        classes=_cityscapes_classes(
+            "synthia", eval_subsets={"mIoU16": SYNTHIA_MIOU16, "mIoU13": SYNTHIA_MIOU13}
+        ),
+        label_table=lookup_table(SYNTHIA_ID_TO_TRAINID, 23),
+        read_raw_label=read_synthia_label,
+    ),
+    DatasetKind(
+        name="digits",
+        summary="DigitScenes: generated into ROOT (Cityscapes layout, train-id labels)",
+        layout=Layout(
+            images="leftImg8bit/{split}",
+            labels="gtFine/{split}",
+            image_suffixes=("_leftImg8bit.png",),
+            raw_label_suffix=None,
+            train_label_suffix="_gtFine_labelTrainIds.png",
+            by_city=True,
+        ),
+        splits=("source_train", "target_train", "target_val"),
+        prepare_splits=None,
+        prepare_step=prepare_digits,
+        classes=DatasetInfo(
+            "digits", 11, DIGIT_CLASSES, DIGIT_PALETTE, tuple(range(1, 11)), rcs_min_pixels=150
+        ),
+        prepared_check=is_complete,
+    ),
+)
+
+KIND_REGISTRY: MappingProxyType[str, DatasetKind] = MappingProxyType(
+    {kind.name: kind for kind in _DESCRIPTORS}
+)
+KINDS: tuple[str, ...] = tuple(KIND_REGISTRY)
+SPLITS: dict[str, tuple[str, ...]] = {
+    kind.name: kind.splits for kind in _DESCRIPTORS if kind.splits is not None
+}
+for _kind in _DESCRIPTORS:
+    register_dataset_kind(_kind.name, _kind.summary)
+
+
+def get_kind(name: str) -> DatasetKind:
+    """The descriptor of kind ``name``; an unknown name raises ``DataError`` listing the kinds."""
+    try:
+        return KIND_REGISTRY[name]
+    except KeyError:
+        raise DataError(
+            f"dataset kind {name!r} is unknown; expected one of {', '.join(KINDS)}"
+        ) from None
+
+
+def dataset_info(kind: str, root: str | Path | None = None) -> DatasetInfo:
+    """Class names, palette, thing classes and eval subsets of ``kind``.
+
+    ``root``: the dataset folder, needed by kinds that read their classes from it (``folder``).
+    """
+    return get_kind(kind).info(root)
+
+
+def prepare_dataset(
+    kind: str,
+    root: str | Path,
+    *,
+    workers: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> PrepareReport:
+    """Check, convert and count ``kind`` at ``root`` (DigitScenes is generated instead).
+
+    Raises ``DataError`` for a missing root or folder (listing all missing folders) or an empty
+    split; problems with single files are collected in the report and the run goes on.
+    """
+    start = time.perf_counter()
+    descriptor = get_kind(kind)
+    workers = default_workers() if workers is None else max(1, int(workers))
+    report = descriptor.prepare(Path(root), PrepareOptions(workers, seed, progress))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def is_prepared(kind: str, root: str | Path) -> bool:
+    """Cheap check: the class statistics of every prepared split exist (written last)."""
+    return get_kind(kind).is_prepared(root)
