@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from pixl.core import IGNORE_INDEX
+from pixl.data import dataset_info
 from pixl.models import (
     FeatureDistance,
     build_encoder,
@@ -11,6 +12,7 @@ from pixl.models import (
 )
 
 SIZE = 64  # mit_b0's last stage is then a 2x2 grid of 32x32 cells
+THINGS = dataset_info("cityscapes").thing_classes  # the labels below use Cityscapes train ids
 
 
 def labels_with_things() -> torch.Tensor:
@@ -47,7 +49,7 @@ def test_masked_distance_is_zero_not_nan_on_an_empty_mask():
 def fd_and_student():
     torch.manual_seed(0)
     student = build_encoder("mit_b0").eval()
-    return FeatureDistance.from_encoder(student), student
+    return FeatureDistance.from_encoder(student, thing_classes=THINGS), student
 
 
 def test_zero_for_identical_encoders(fd_and_student):
@@ -102,8 +104,8 @@ def test_mismatched_student_features_are_refused(fd_and_student):
 
 
 def test_constructor_builds_the_named_encoder_and_checks_classes():
-    fd = FeatureDistance("mit_b0", weights=None)
-    assert fd.weight == 0.005 and fd.ratio == 0.75 and fd.thing_classes[:2] == (6, 7)
+    fd = FeatureDistance("mit_b0", weights=None, thing_classes=[6, 7, 11])
+    assert fd.weight == 0.005 and fd.ratio == 0.75 and fd.thing_classes == (6, 7, 11)
     with pytest.raises(ValueError, match="ignore_index"):
         FeatureDistance("mit_b0", weights=None, thing_classes=(1, IGNORE_INDEX))
 
@@ -112,7 +114,7 @@ def test_hrda_context_features_feed_fd(images):
     from .tiny import tiny_model
 
     model = tiny_model("hrda").eval()
-    fd = FeatureDistance.from_encoder(model.encoder)
+    fd = FeatureDistance.from_encoder(model.encoder, thing_classes=THINGS)
     labels = torch.full((2, SIZE, SIZE), 13)
     with torch.no_grad():
         out = model.forward_train(images, sample_detail_box(SIZE, SIZE))

@@ -4,7 +4,7 @@ from pixl.models.base import Segmentor
 from pixl.models.daformer import DAFormer, DAFormerDecoder
 from pixl.models.deeplab import DeepLabV3Plus
 from pixl.models.encoders import build_encoder
-from pixl.models.fd import CITYSCAPES_THINGS, FeatureDistance, masked_distance, thing_mask
+from pixl.models.fd import FeatureDistance, masked_distance, thing_mask
 from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
@@ -13,7 +13,6 @@ from pixl.models.types import Box, HRDAOutput, SegmentationOutput
 from pixl.models.weights import LoadReport, load_pretrained, load_weights, save_weights
 
 __all__ = [
-    "CITYSCAPES_THINGS",
     "HRDA",
     "Box",
     "DAFormer",

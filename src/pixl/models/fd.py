@@ -14,9 +14,6 @@ from torch import Tensor, nn
 from pixl.core import IGNORE_INDEX
 from pixl.models.encoders import build_encoder, encode_levels
 
-# Cityscapes train ids DAFormer treats as things: traffic light, sign (6, 7), person .. bicycle (11-18).
-CITYSCAPES_THINGS = (6, 7, 11, 12, 13, 14, 15, 16, 17, 18)
-
 
 def thing_mask(
     labels: Tensor, size: tuple[int, int], thing_classes: Sequence[int], ratio: float = 0.75
@@ -43,17 +40,21 @@ def masked_distance(student: Tensor, teacher: Tensor, mask: Tensor) -> Tensor:
 
 
 class FeatureDistance(nn.Module):
-    """``weight * masked_distance(student_deep, frozen_encoder(images)[-1], thing_mask)``."""
+    """``weight * masked_distance(student_deep, frozen_encoder(images)[-1], thing_mask)``.
+
+    ``thing_classes`` are the train ids of the dataset's thing classes; the list is defined once,
+    with the dataset (``dataset_info(kind).thing_classes``), and the engine passes it.
+    """
 
     def __init__(
         self,
         encoder_name: str,
         weights: str | Path | None = "imagenet",
-        thing_classes: Sequence[int] = CITYSCAPES_THINGS,
+        *,
+        thing_classes: Sequence[int],
         ratio: float = 0.75,
         weight: float = 0.005,
         ignore_index: int = IGNORE_INDEX,
-        *,
         encoder: nn.Module | None = None,
     ):
         super().__init__()
