@@ -29,6 +29,9 @@ Accelerator = Literal["auto", "cpu", "cuda", "gpu", "mps"]
 Strategy = Literal["auto", "ddp", "ddp_spawn", "single_device"]
 EvalMode = Literal["whole", "slide"]
 PseudoWeighting = Literal["image_fraction", "pixel_mask"]
+PiXLGroup = Literal["per_pass", "joint"]
+PiXLMixedWeighting = Literal["none", "pseudo"]
+EtaOrigin = Literal["step0", "start_step"]
 
 
 class Section(BaseModel):
@@ -79,6 +82,10 @@ class ModelConfig(Section):
     options: dict[str, Any] = Field(default_factory=dict)
     detail_weight: float = Field(0.1, ge=0.0)
     """lambda_H of eq. (16): weight of the CE on the high-resolution detail prediction."""
+    init_from: str | None = None
+    """Warm start: the student (and the teacher, as its copy) starts from these weights, a pixl
+    checkpoint (``.pt``) or a safetensors export; the run itself is fresh (step 0, new optimizer).
+    Stage-wise training: e.g. a source-only model, then adaptation from it."""
 
 
 class PiXLConfig(Section):
@@ -94,6 +101,16 @@ class PiXLConfig(Section):
     """First step with the PiXL terms. 0 (the paper) for ImageNet-initialised models; a model
     trained from scratch has no class structure in its features to build prototypes from at first,
     and PiXL's pull on them slows its early learning (DigitScenes configs start later)."""
+    group: PiXLGroup = "per_pass"
+    """Which images form one PiXL group (one partition, one set of prototypes): ``per_pass``, each
+    forward pass on its own (the labelled batch, the mixed batch); ``joint``, the labelled and the
+    mixed images together, so prototypes hold joint pixels of both domains."""
+    mixed_weighting: PiXLMixedWeighting = "none"
+    """``pseudo``: each drift pixel of the mixed batch weighs its pseudo-label weight (averaged over
+    its feature cell) in the PiXL term, as CLUDA weighs its contrast; ``none``: every anchor weighs 1."""
+    eta_from: EtaOrigin = "step0"
+    """Where the eta schedule starts: ``step0`` (eta_start at step 0), or ``start_step`` (eta_start
+    when PiXL joins at ``start_step``, reaching eta_end at the last step)."""
 
 
 class Margins(Section):

@@ -13,12 +13,14 @@ def drift_alignment_terms(
     prototypes: Tensor,
     present: Tensor,
     temperature: float,
+    pixel_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Sum of the InfoNCE terms of the anchor pixels against the existing prototypes, and their count.
 
     For an anchor ``f`` of class ``k``: ``-log(exp(f.p_k/T) / sum_j exp(f.p_j/T))`` over the
     prototypes ``j`` that exist (``present``). Non-anchor pixels contribute exactly 0 and get a zero
     gradient. ``prototypes`` should be detached by the caller (the asymmetric stop-gradient).
+    ``pixel_weight`` (optional, [B, N]) scales each anchor's term; the count stays the anchors'.
 
     Shape: features [B, D, N] (normalised), labels [B, N], anchors [B, N] (bool),
         prototypes [C, D], present [C] (bool) -> (sum [], count [])
@@ -32,4 +34,5 @@ def drift_alignment_terms(
     safe_labels = torch.where(anchors, labels, torch.zeros_like(labels)).long()
     positive = similarity.gather(1, safe_labels[:, None, :]).squeeze(1)
     weight = anchors.to(similarity.dtype)
-    return ((log_normaliser - positive) * weight).sum(), weight.sum()
+    scale = weight if pixel_weight is None else weight * pixel_weight.to(similarity.dtype)
+    return ((log_normaliser - positive) * scale).sum(), weight.sum()

@@ -48,9 +48,15 @@ class _Flat:
     entropy: Tensor
     labels: Tensor
     valid: Tensor
+    weight: Tensor | None = None
 
 
-def _flatten(resolution: Resolution, compute_dtype: torch.dtype, ignore_index: int) -> _Flat:
+def _flatten(
+    resolution: Resolution,
+    compute_dtype: torch.dtype,
+    ignore_index: int,
+    weight: Tensor | None = None,
+) -> _Flat:
     features, logits, labels = resolution
     batch = features.shape[0]
     flat_features = F.normalize(
@@ -60,9 +66,26 @@ def _flatten(resolution: Resolution, compute_dtype: torch.dtype, ignore_index: i
         logits.detach().to(compute_dtype).reshape(batch, logits.shape[1], -1), dim=1
     )
     flat_labels = labels.reshape(batch, -1)
+    flat_weight = None if weight is None else weight.to(compute_dtype).reshape(batch, -1)
     return _Flat(
-        flat_features, pixel_entropy(probs, dim=1), flat_labels, flat_labels != ignore_index
+        flat_features,
+        pixel_entropy(probs, dim=1),
+        flat_labels,
+        flat_labels != ignore_index,
+        flat_weight,
     )
+
+
+def _check_weight(name: str, weight: Tensor | None, resolution: Resolution | None) -> None:
+    if weight is None:
+        return
+    if resolution is None:
+        raise ValueError(f"{name}: given without its resolution")
+    expected = tuple(resolution[2].shape)
+    if tuple(weight.shape) != expected:
+        raise ValueError(
+            f"{name}: expected shape {expected} (the labels'), got {tuple(weight.shape)}"
+        )
 
 
 def pixl_loss_with_stats(
@@ -74,11 +97,15 @@ def pixl_loss_with_stats(
     temperature: float,
     adaptive_selection: bool = True,
     ignore_index: int = IGNORE_INDEX,
+    low_weight: Tensor | None = None,
+    high_weight: Tensor | None = None,
 ) -> PiXLResult:
     """:func:`pixl_loss` together with its :class:`PiXLStats`.
 
     Shape: low/high = (features [B,D,h,w], logits [B,C,h,w], labels [B,h,w]) -> loss [] + stats
     """
+    _check_weight("low_weight", low_weight, low)
+    _check_weight("high_weight", high_weight, high)
     check_eta(eta)
     check_temperature(temperature)
     check_resolution("low", low, num_classes, ignore_index)
@@ -95,7 +122,11 @@ def pixl_loss_with_stats(
     compute_dtype = torch.promote_types(out_dtype, torch.float32)
     with torch.autocast(device_type=low[0].device.type, enabled=False):
         result = _pixl_loss(
-            [_flatten(r, compute_dtype, ignore_index) for r in (low, high) if r is not None],
+            [
+                _flatten(r, compute_dtype, ignore_index, w)
+                for r, w in ((low, low_weight), (high, high_weight))
+                if r is not None
+            ],
             num_classes=num_classes,
             eta=eta,
             temperature=temperature,
@@ -144,7 +175,7 @@ def _pixl_loss(
     for r, d in zip(resolutions, drift, strict=True):  # at most two resolutions
         has_prototype = present[torch.where(d, r.labels, torch.zeros_like(r.labels)).long()]
         term, count = drift_alignment_terms(
-            r.features, r.labels, d & has_prototype, prototypes, present, temperature
+            r.features, r.labels, d & has_prototype, prototypes, present, temperature, r.weight
         )
         total = total + term
         anchors = anchors + count
@@ -169,6 +200,8 @@ def pixl_loss(
     temperature: float,
     adaptive_selection: bool = True,
     ignore_index: int = IGNORE_INDEX,
+    low_weight: Tensor | None = None,
+    high_weight: Tensor | None = None,
 ) -> Tensor:
     """The PiXL drift-alignment loss of a group of B images (DESIGN.md section 2).
 
@@ -177,6 +210,10 @@ def pixl_loss(
     from the low or high resolution); each drift pixel with a prototype is pulled to it by InfoNCE
     against the other prototypes. Prototypes carry no gradient. Returns an exact 0 (in the graph)
     when there is no anchor.
+
+    Optional ``low_weight`` / ``high_weight`` ([B,h,w], e.g. pseudo-label confidence) scale each
+    anchor's term; the loss stays a sum over anchors divided by their count (so weights below 1
+    weaken the pull, as a weighted CE does). Without them every anchor weighs 1 (the paper).
 
     Shape: low/high = (features [B,D,h,w], logits [B,C,h,w], labels [B,h,w]) -> [] (scalar)
     """
@@ -188,6 +225,8 @@ def pixl_loss(
         temperature=temperature,
         adaptive_selection=adaptive_selection,
         ignore_index=ignore_index,
+        low_weight=low_weight,
+        high_weight=high_weight,
     ).loss
 
 
@@ -219,7 +258,14 @@ class PiXLLoss(nn.Module):
         self.adaptive_selection = adaptive_selection
         self.ignore_index = ignore_index
 
-    def forward(self, low: Resolution, high: Resolution | None, eta: float) -> PiXLResult:
+    def forward(
+        self,
+        low: Resolution,
+        high: Resolution | None,
+        eta: float,
+        low_weight: Tensor | None = None,
+        high_weight: Tensor | None = None,
+    ) -> PiXLResult:
         return pixl_loss_with_stats(
             low,
             high,
@@ -228,6 +274,8 @@ class PiXLLoss(nn.Module):
             temperature=self.temperature,
             adaptive_selection=self.adaptive_selection,
             ignore_index=self.ignore_index,
+            low_weight=low_weight,
+            high_weight=high_weight,
         )
 
     def extra_repr(self) -> str:

@@ -200,3 +200,53 @@ def export_weights(model: nn.Module, config: ExperimentConfig, directory: str | 
 def config_dict(config: ExperimentConfig) -> dict[str, Any]:
     """The config as plain data (what a checkpoint stores)."""
     return yaml.safe_load(yaml.safe_dump(config.model_dump(mode="json")))
+
+
+# --- warm start ---------------------------------------------------------------------------------
+
+
+def init_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The student weights held by a pixl training checkpoint (``.pt``) or a safetensors export."""
+    from pixl.models import read_state_dict  # the weights reader lives a layer below
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model.init_from file not found")
+    if path.suffix in (".pt", ".pth", ".ckpt"):
+        return load_checkpoint(path, map_location="cpu")["model"]
+    if path.suffix == ".safetensors":
+        return read_state_dict(path)
+    raise CheckpointError(
+        f"{path}: model.init_from expects a pixl checkpoint (.pt) or a .safetensors export"
+    )
+
+
+def first_mismatch(source: dict[str, torch.Tensor], model: nn.Module) -> str | None:
+    """The first tensor (in the model's order) that the file lacks or holds with another shape,
+    then the first tensor the model lacks; None when every key and shape agree."""
+    own = model.state_dict()
+    for name, tensor in own.items():
+        if name not in source:
+            return f"{name} is missing from the file"
+        if tuple(source[name].shape) != tuple(tensor.shape):
+            return (
+                f"{name}: file {tuple(source[name].shape)} vs model {tuple(tensor.shape)}"
+                " (another architecture or class count?)"
+            )
+    extra = next((name for name in source if name not in own), None)
+    return None if extra is None else f"{extra} is in the file but not in the model"
+
+
+def warm_start(model: nn.Module, path: str | Path) -> None:
+    """Initialise ``model`` from ``path`` (``model.init_from``): every tensor must fit exactly.
+
+    The run itself starts fresh (step 0, new optimizer and schedule); only the weights are taken.
+    """
+    state = init_state_dict(path)
+    mismatch = first_mismatch(state, model)
+    if mismatch is not None:
+        raise CheckpointError(f"{path}: does not fit this model ({mismatch})")
+    with torch.no_grad():
+        own = model.state_dict()
+        for name, tensor in state.items():
+            own[name].copy_(tensor)

@@ -32,6 +32,7 @@ from pixl.engine.checkpoint import (
     load_checkpoint,
     resolve_resume,
     restore_rng,
+    warm_start,
 )
 from pixl.engine.loaders import BatchStream, train_loader, val_loader
 from pixl.engine.metrics import MetricWindow
@@ -171,7 +172,7 @@ class Trainer:
         self.fabric = fabric
         resume_path = resolve_resume(self.resume, self.run_dir)
         self._prepare_run_dir(resume_path is not None)
-        self._setup(fabric)
+        self._setup(fabric, fresh=resume_path is None)
         if resume_path is not None:
             self._restore(resume_path)
         else:
@@ -226,11 +227,14 @@ class Trainer:
             save_config(self.config, self.run_dir / "config.yaml")
         fabric.barrier()
 
-    def _setup(self, fabric: Fabric) -> None:
+    def _setup(self, fabric: Fabric, *, fresh: bool) -> None:
         cfg = self.config
         _seed_all(cfg.trainer.seed)  # identical initial weights on every rank
         raw_model = build_model(cfg)
+        # FD compares against the encoder's own initial (ImageNet) weights, not the warm start.
         feature_distance = build_feature_distance(cfg, raw_model)
+        if cfg.model.init_from is not None and fresh:  # a resumed run takes its checkpoint's
+            warm_start(raw_model, cfg.model.init_from)
         groups = param_groups(
             raw_model,
             lr=cfg.optim.lr,

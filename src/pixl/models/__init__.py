@@ -10,7 +10,13 @@ from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
 from pixl.models.registry import create_model, list_models, model_options
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput
-from pixl.models.weights import LoadReport, load_pretrained, load_weights, save_weights
+from pixl.models.weights import (
+    LoadReport,
+    load_pretrained,
+    load_weights,
+    read_state_dict,
+    save_weights,
+)
 
 __all__ = [
     "HRDA",
@@ -33,6 +39,7 @@ __all__ = [
     "model_options",
     "param_groups",
     "predict_logits",
+    "read_state_dict",
     "sample_detail_box",
     "save_weights",
     "thing_mask",

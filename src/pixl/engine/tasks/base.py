@@ -122,8 +122,23 @@ def ce_star(
     return loss
 
 
+@dataclass
+class PiXLPart:
+    """One forward pass's share of a PiXL group: its output, labels and optional pixel weights."""
+
+    forward: StudentForward
+    labels: Tensor
+    """[B, H, W] at input resolution."""
+    weight: Tensor | None = None
+    """[B, H, W] per-pixel weight of the anchors (``pixl.mixed_weighting: pseudo``), or None."""
+
+
 class PiXLTerm:
-    """The PiXL loss of one forward pass (a group of images) with the run's eta schedule."""
+    """The PiXL loss of one group of images with the run's eta schedule.
+
+    A group is one forward pass (``pixl.group: per_pass``) or several passes concatenated along
+    the batch (``joint``: the labelled and the mixed images share one set of prototypes).
+    """
 
     def __init__(self, config: PiXLConfig, num_classes: int, max_steps: int) -> None:
         self.config = config
@@ -134,28 +149,88 @@ class PiXLTerm:
         )
 
     def eta(self, step: int) -> float:
-        return eta_at(step, self.max_steps, self.config.eta_start, self.config.eta_end)
+        """eta_start -> eta_end linearly, from step 0 or from ``start_step`` (``pixl.eta_from``)."""
+        c = self.config
+        origin = c.start_step if c.eta_from == "start_step" else 0
+        span = max(self.max_steps - origin, 1)
+        return eta_at(max(step - origin, 0), span, c.eta_start, c.eta_end)
 
     def active(self, step: int) -> bool:
         """PiXL joins the loss at ``pixl.start_step`` (0: from the first step, as in the paper)."""
         return step >= self.config.start_step
 
+    @property
+    def joint_group(self) -> bool:
+        return self.config.group == "joint"
+
     def __call__(
-        self, forward: StudentForward, labels: Tensor, step: int, prefix: str
+        self, parts: list[PiXLPart], step: int, prefix: str
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """``weight x pixl_loss(low, high)``, and the statistics named ``{prefix}/...``."""
-        low = self._resolution(forward.low, labels)
+        """``weight x pixl_loss(low, high)`` of the parts as one group, and its statistics
+        named ``{prefix}/...``."""
+        lows = [self._resolution(p.forward.low, p.labels, p.weight) for p in parts]
+        highs = [self._high(p) for p in parts]
         high = None
-        if forward.high is not None and forward.box is not None:
-            high = self._resolution(forward.high, crop_map(labels, forward.box))
-        result = self.criterion(low, high, eta=self.eta(step))
+        if all(h is not None for h in highs):
+            high = _concat([h for h in highs if h is not None])
+        elif any(h is not None for h in highs):
+            raise ValueError("a PiXL group mixes passes with and without a detail crop")
+        low = _concat(lows)
+        result = self.criterion(
+            low[:3], None if high is None else high[:3], self.eta(step), low[3], _weight(high)
+        )
         stats = {f"{prefix}/{k}": v.detach().float() for k, v in result.stats.__dict__.items()}
         return self.config.weight * result.loss, stats
 
-    def _resolution(self, out: SegmentationOutput, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _high(self, part: PiXLPart) -> _Weighted | None:
+        forward = part.forward
+        if forward.high is None or forward.box is None:
+            return None
+        weight = None if part.weight is None else crop_map(part.weight, forward.box)
+        return self._resolution(forward.high, crop_map(part.labels, forward.box), weight)
+
+    def _resolution(
+        self, out: SegmentationOutput, labels: Tensor, weight: Tensor | None
+    ) -> _Weighted:
         size = (out.features.shape[-2], out.features.shape[-1])
         cells = labels_to_feature_resolution(labels, size, self.num_classes, IGNORE_INDEX)
-        return out.features, out.logits, cells
+        # A cell weighs the mean of its pixels' weights (labels take the cell's majority).
+        cell_weight = (
+            None
+            if weight is None
+            else F.adaptive_avg_pool2d(weight[:, None].to(out.features.dtype), size)[:, 0]
+        )
+        return out.features, out.logits, cells, cell_weight
+
+
+_Weighted = tuple[Tensor, Tensor, Tensor, Tensor | None]
+"""(features, logits, labels at feature resolution, anchor weights or None)."""
+
+
+def _weight(resolution: _Weighted | None) -> Tensor | None:
+    return None if resolution is None else resolution[3]
+
+
+def _concat(parts: list[_Weighted]) -> _Weighted:
+    """Passes of one group concatenated along the batch; a pass without weights weighs 1."""
+    if len(parts) == 1:
+        return parts[0]
+    if len({tuple(p[0].shape[1:]) for p in parts}) > 1:
+        raise ValueError(
+            "pixl.group 'joint' needs the labelled and mixed passes at the same feature size, got "
+            + ", ".join(str(tuple(p[0].shape[-2:])) for p in parts)
+        )
+    weights = None
+    if any(p[3] is not None for p in parts):
+        weights = torch.cat(
+            [p[3] if p[3] is not None else torch.ones_like(p[2], dtype=p[0].dtype) for p in parts]
+        )
+    return (
+        torch.cat([p[0] for p in parts]),
+        torch.cat([p[1] for p in parts]),
+        torch.cat([p[2] for p in parts]),
+        weights,
+    )
 
 
 def detached(terms: dict[str, Tensor]) -> dict[str, Tensor]:

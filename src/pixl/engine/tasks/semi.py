@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from pixl.config.schema import ExperimentConfig
 from pixl.data.augment import strong_augment
 from pixl.data.mixing import class_mix
-from pixl.engine.tasks.base import StepOutput, TrainBatch, ce_star, student_forward
+from pixl.engine.tasks.base import PiXLPart, StepOutput, TrainBatch, ce_star, student_forward
 from pixl.engine.tasks.pseudo import PseudoLabels, teacher_pseudo_labels
 from pixl.engine.tasks.supervised import SupervisedTask, finish
 from pixl.engine.teacher import EMATeacher
@@ -51,8 +51,9 @@ class SemiSupervisedTask(SupervisedTask):
         extra_terms, extra_stats = self.extra_losses(batch, forward)
         mixed_terms: dict[str, Tensor] = {}
         mixed_stats: dict[str, Tensor] = {}
-        if step >= self.config.self_training.start_step:  # else: labelled-only warm-up
-            mixed_terms, mixed_stats = self.mixed_losses(batch, step)
+        if self.has_mixed_pass(step):  # else: labelled-only warm-up
+            labelled = PiXLPart(forward, batch.labelled["label"])
+            mixed_terms, mixed_stats = self.mixed_losses(batch, step, labelled)
         return finish(
             {**terms, **extra_terms, **mixed_terms}, {**stats, **extra_stats, **mixed_stats}
         )
@@ -63,9 +64,14 @@ class SemiSupervisedTask(SupervisedTask):
         """Hook for further labelled-batch terms (UDA: feature distance)."""
         return {}, {}
 
+    def has_mixed_pass(self, step: int) -> bool:
+        return step >= self.config.self_training.start_step
+
     def mixed_losses(
-        self, batch: TrainBatch, step: int
+        self, batch: TrainBatch, step: int, labelled: PiXLPart
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """CE* and PiXL of the mixed batch; with ``pixl.group: joint`` the PiXL term groups the
+        ``labelled`` pass with the mixed one."""
         if batch.unlabelled is None:
             raise ValueError("self-training needs an unlabelled batch")
         st = self.config.self_training
@@ -81,7 +87,12 @@ class SemiSupervisedTask(SupervisedTask):
             "pseudo/weight": pseudo.weight.mean().detach(),
         }
         if self.pixl is not None and self.pixl.active(step):
-            terms["pixl_mixed"], pixl_stats = self.pixl(forward, labels, step, "pixl_mixed")
+            pixel_weight = weight if self.config.pixl.mixed_weighting == "pseudo" else None
+            mixed = PiXLPart(forward, labels, pixel_weight)
+            if self.pixl.joint_group:
+                terms["pixl_joint"], pixl_stats = self.pixl([labelled, mixed], step, "pixl_joint")
+            else:
+                terms["pixl_mixed"], pixl_stats = self.pixl([mixed], step, "pixl_mixed")
             stats.update(pixl_stats)
         return terms, stats
 

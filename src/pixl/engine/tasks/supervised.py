@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from pixl.config.schema import ExperimentConfig
 from pixl.engine.tasks.base import (
+    PiXLPart,
     PiXLTerm,
     StepOutput,
     StudentForward,
@@ -52,9 +53,16 @@ class SupervisedTask:
         terms = {"ce_labelled": ce_star(forward, labels, None, self.config.model.detail_weight)}
         stats: dict[str, Tensor] = {}
         if self.pixl is not None and self.pixl.active(step):
-            terms["pixl_labelled"], stats = self.pixl(forward, labels, step, "pixl_labelled")
             stats["pixl/eta"] = torch.tensor(self.pixl.eta(step))
+            if not (self.pixl.joint_group and self.has_mixed_pass(step)):
+                part = PiXLPart(forward, labels)
+                terms["pixl_labelled"], pixl_stats = self.pixl([part], step, "pixl_labelled")
+                stats.update(pixl_stats)
         return terms, stats, forward
+
+    def has_mixed_pass(self, step: int) -> bool:
+        """Whether this step also trains on mixed images (never, without self-training)."""
+        return False
 
     def training_step(self, batch: TrainBatch, *, step: int) -> StepOutput:
         terms, stats, _ = self.labelled_losses(batch, step)
