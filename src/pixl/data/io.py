@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pixl.errors import DataError
+from pixl.errors import DataError, one_line
 
 PART_SUFFIX = ".part"
 
@@ -46,7 +46,7 @@ def read_indexed_label(path: str | Path) -> np.ndarray:
                 )
             return np.asarray(image).astype(np.int64)
     except (OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"{path}: cannot decode label ({error})") from error
+        raise DataError(f"{path}: cannot decode label ({one_line(error)})") from error
 
 
 def read_synthia_label(path: str | Path) -> np.ndarray:
@@ -68,7 +68,7 @@ def image_size(path: str | Path) -> tuple[int, int]:
             width, height = image.size
             image.verify()  # chunk CRCs and truncation
     except (OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"{path}: corrupt or truncated image ({error})") from error
+        raise DataError(f"{path}: corrupt or truncated image ({one_line(error)})") from error
     return height, width
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 from torch import Tensor
 
-from pixl.errors import DataError
+from pixl.errors import DataError, one_line
 from pixl.evaluation.metrics import iou_from_confusion, miou_from_confusion, subset_mious
 
 
@@ -93,7 +93,7 @@ class EvalReport:
                 num_images=int(data["num_images"]),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DataError(f"{path}: not a pixl evaluation report ({error})") from error
+            raise DataError(f"{path}: not a pixl evaluation report ({one_line(error)})") from error
 
 
 def _json_float(value: float) -> float | None:

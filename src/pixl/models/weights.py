@@ -43,7 +43,9 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         try:
             return load_file(str(path))
         except SafetensorError as error:
-            raise CheckpointError(f"{path}: not a valid safetensors file ({error})") from None
+            raise CheckpointError(
+                f"{path}: not a valid safetensors file ({one_line(error)})"
+            ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
