@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from pixl.errors import PixlError
+from pixl.errors import PixlError, RunInterrupted, error_line
 
 # Sub-command modules, in the order `pixl --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -52,9 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return int(args.handler(args) or 0)
+    except RunInterrupted as error:
+        if getattr(error, "rank", 0) == 0:
+            print(str(error), file=sys.stderr)
+        return error.exit_code
     except PixlError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: {error_line(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

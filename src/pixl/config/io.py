@@ -6,6 +6,7 @@ Errors are one line naming the file and the dotted key, with the valid keys or c
 
 from __future__ import annotations
 
+import os
 import typing
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -96,7 +97,9 @@ def save_config(config: ExperimentConfig, path: str | Path) -> Path:
     """Write the resolved config (every default filled in) as YAML."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_to_yaml(config))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(config_to_yaml(config))
+    os.replace(tmp, path)  # never a half-written config.yaml
     return path
 
 

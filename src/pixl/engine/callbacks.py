@@ -95,7 +95,10 @@ class TensorBoardLogger(Callback):
         if trainer.is_global_zero:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(self.directory), purge_step=trainer.step or None)
+            # A resumed run drops the events after its checkpoint's step (a killed run may have
+            # logged them); the checkpoint's own step stays.
+            purge = trainer.step + 1 if trainer.step else None
+            self.writer = SummaryWriter(str(self.directory), purge_step=purge)
 
     def on_log(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.writer is not None:

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,37 @@ VERSION = 1
 _STEP_FILE = re.compile(r"step_(\d{8})\.pt$")
 
 
+# Test-only hook: seconds to pause after a checkpoint's temp file is written and before it is
+# renamed into place, so that tests can deliver a real signal or kill during a checkpoint write.
+PAUSE_ENV = "PIXL_TEST_PAUSE_IN_CHECKPOINT_WRITE"
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` into a temp file of the same folder, then rename over ``path``."""
+    """``torch.save`` into a temp file of the same folder, then rename over ``path``.
+
+    An OS failure (disk full, permissions) is raised as ``OSError`` naming ``path``; the temp
+    file never outlives a failure.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.environ.get(PAUSE_ENV):
+            time.sleep(float(os.environ[PAUSE_ENV]))
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from None
+    except RuntimeError as error:  # torch's zip writer hides the OS error it ran into
+        Path(tmp).unlink(missing_ok=True)
+        cause = error.__context__ or error.__cause__
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -61,6 +84,51 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: checkpoint version {state.get('version')!r}, this pixl reads {VERSION}"
         )
     return state
+
+
+def check_fits(
+    state: dict[str, Any], model: nn.Module, config: ExperimentConfig, path: Path
+) -> None:
+    """Raise ``CheckpointError`` unless the checkpoint's model weights fit ``model`` (same keys
+    and shapes) and it was trained for the same classes; names the config keys that differ."""
+    from pixl.engine.build import num_classes_of
+
+    stored = state.get("config") or {}
+    changed = _differences(stored.get("model", {}), config_dict(config)["model"], "model")
+    hint = f"; it was saved with {', '.join(changed[:3])}" if changed else ""
+    try:
+        saved_classes = num_classes_of(checkpoint_config(state, path))
+    except CheckpointError:
+        saved_classes = None
+    if saved_classes is not None and saved_classes != num_classes_of(config):
+        raise CheckpointError(
+            f"{path}: trained for {saved_classes} classes, the config has "
+            f"{num_classes_of(config)} (data.labelled.kind={config.data.labelled.kind}){hint}"
+        )
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in state.get("model", {}).items()}
+    problems = [f"missing {k}" for k in ours.keys() - theirs.keys()]
+    problems += [f"unexpected {k}" for k in theirs.keys() - ours.keys()]
+    problems += [
+        f"{k} {list(theirs[k])} vs {list(ours[k])}"
+        for k in sorted(ours.keys() & theirs.keys())
+        if ours[k] != theirs[k]
+    ]
+    if problems:
+        raise CheckpointError(
+            f"{path}: the weights do not fit the config's model ({len(problems)} tensors differ, "
+            f"e.g. {sorted(problems)[0]}){hint}; resume with the config it was saved with"
+        )
+
+
+def _differences(saved: Any, current: Any, prefix: str) -> list[str]:
+    """``key=saved (config: current)`` for each leaf that differs."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        out: list[str] = []
+        for key in sorted(saved.keys() | current.keys()):
+            out += _differences(saved.get(key), current.get(key), f"{prefix}.{key}")
+        return out
+    return [] if saved == current else [f"{prefix}={saved} (config: {current})"]
 
 
 def checkpoint_config(state: dict[str, Any], path: str | Path) -> ExperimentConfig:

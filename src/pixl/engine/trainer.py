@@ -7,8 +7,8 @@ Fabric gives accelerator, devices, DDP and precision from the config. The studen
 
 from __future__ import annotations
 
+import pickle
 import random
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from lightning_fabric import Fabric
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from pixl.config import ExperimentConfig, save_config
 from pixl.engine.build import build_feature_distance, build_model, build_task, num_classes_of
@@ -27,20 +26,23 @@ from pixl.engine.callbacks import Callback, default_callbacks
 from pixl.engine.checkpoint import (
     CheckpointManager,
     capture_rng,
+    check_fits,
     config_dict,
     export_weights,
     load_checkpoint,
-    resolve_resume,
     restore_rng,
     warm_start,
 )
+from pixl.engine.distributed import make_fabric, on_rank_zero, run_then_stop, spawned
 from pixl.engine.loaders import BatchStream, train_loader, val_loader
 from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
+from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
+from pixl.engine.signals import StopRequest, agreed_stop, signal_name
 from pixl.engine.tasks import StepOutput, TrainBatch
 from pixl.engine.tasks.base import is_multi_resolution
 from pixl.engine.teacher import EMATeacher
-from pixl.errors import ConfigError, PixlError, one_line
+from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
 from pixl.evaluation import EvalReport, evaluate
 from pixl.models import param_groups
 
@@ -87,29 +89,20 @@ class Trainer:
         self.step = 0
         self.last_report: EvalReport | None = None
         self.fabric: Fabric | None = None
+        self.checkpoints = CheckpointManager(self.run_dir / "checkpoints", config.trainer.keep_last)
+        self.last_checkpoint: Path | None = None
+        self.lock = RunLock(self.run_dir)
 
     # --- public ---------------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
-        t = self.config.trainer
-        try:
-            fabric = Fabric(
-                accelerator=t.accelerator,
-                devices=t.devices,
-                num_nodes=t.num_nodes,
-                strategy=t.strategy,
-                precision=t.precision,  # type: ignore[arg-type]
-            )
-        except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
-            first = one_line(error)
-            raise ConfigError(
-                f"trainer: accelerator={t.accelerator}, devices={t.devices}, "
-                f"strategy={t.strategy}, precision={t.precision} cannot run here ({first})"
-            ) from None
-        if t.strategy == "ddp_spawn":
-            return fabric.launch(_spawned_fit, self)
+        fabric = make_fabric(self.config.trainer)
+        if self.config.trainer.strategy == "ddp_spawn":
+            result: TrainResult = pickle.loads(fabric.launch(spawned, self._fit))
+            self.step = result.steps
+            return result
         fabric.launch()
-        return self._fit(fabric)
+        return run_then_stop(self._fit, fabric)
 
     @property
     def is_global_zero(self) -> bool:
@@ -170,22 +163,41 @@ class Trainer:
     def _fit(self, fabric: Fabric) -> TrainResult:
         start = time.perf_counter()
         self.fabric = fabric
-        resume_path = resolve_resume(self.resume, self.run_dir)
-        self._prepare_run_dir(resume_path is not None)
+        # Nothing is written until the checkpoint, model and data are known to fit together.
+        resume_path = self._resume_path()
         self._setup(fabric, fresh=resume_path is None)
         if resume_path is not None:
             self._restore(resume_path)
+            if self.step >= self.max_steps:
+                fabric.print(
+                    f"{self.run_dir}: the run is finished (step {self.step}, trainer.max_steps="
+                    f"{self.max_steps}); nothing to do (raise trainer.max_steps to train further)"
+                )
+                return TrainResult(self.run_dir, self.step, 0.0, None, resume_path, None)
         else:
             _seed_all(self.config.trainer.seed + fabric.global_rank)
         self._setup_data(fabric)
-        for callback in self.callbacks:
-            callback.on_train_start(self)
+        on_rank_zero(
+            fabric,
+            open_run,
+            self.lock,
+            clear=resume_path is None and self.overwrite,
+            resume_step=self.step if resume_path is not None else None,
+            write_config=lambda path: save_config(self.config, path),
+        )
         try:
-            self._loop(fabric)
-            if self.last_checkpoint is None or self.last_checkpoint != self.checkpoints.path_for(
-                self.step
-            ):
-                self.save_checkpoint()
+            try:
+                for callback in self.callbacks:
+                    callback.on_train_start(self)
+            except BaseException:
+                self.lock.abandon()  # a failed start leaves no half-made run folder
+                raise
+            with StopRequest() as stop:
+                self._loop(fabric, stop)
+                if self.last_checkpoint != self.checkpoints.path_for(self.step):
+                    self.save_checkpoint()
+                if stop.requested:
+                    self._stop_on_signal(stop.signum or 0)
             weights = None
             if fabric.is_global_zero:
                 weights = export_weights(self.raw_model, self.config, self.run_dir / "final")
@@ -195,6 +207,7 @@ class Trainer:
         finally:
             for callback in self.callbacks:
                 callback.on_train_end(self)
+            self.lock.release()
         return TrainResult(
             run_dir=self.run_dir,
             steps=self.step,
@@ -204,28 +217,12 @@ class Trainer:
             weights=weights,
         )
 
-    def _prepare_run_dir(self, resuming: bool) -> None:
-        fabric = self._fabric()
-        self.checkpoints = CheckpointManager(
-            self.run_dir / "checkpoints", self.config.trainer.keep_last
-        )
-        self.last_checkpoint: Path | None = None
-        if not resuming and self.checkpoints.existing():
-            if not self.overwrite:
-                raise PixlError(
-                    f"{self.run_dir}: the run folder already holds checkpoints; pass "
-                    "--resume auto to continue it, or --overwrite, or another output_dir/name"
-                )
-            if fabric.is_global_zero:
-                for name in ("checkpoints", "tensorboard", "final", "eval", "metrics.jsonl"):
-                    target = self.run_dir / name
-                    if target.is_dir():
-                        shutil.rmtree(target)
-                    else:
-                        target.unlink(missing_ok=True)
-        if fabric.is_global_zero:
-            save_config(self.config, self.run_dir / "config.yaml")
-        fabric.barrier()
+    def _resume_path(self) -> Path | None:
+        """The checkpoint to resume from, after the read-only checks of the run folder."""
+        path = resume_or_fresh(self.resume, self.lock, self.checkpoints, overwrite=self.overwrite)
+        if path is None and self.resume == "auto":
+            self._fabric().print(f"{self.run_dir}: no checkpoint to resume from; starting afresh")
+        return path
 
     def _setup(self, fabric: Fabric, *, fresh: bool) -> None:
         cfg = self.config
@@ -266,10 +263,18 @@ class Trainer:
     def _restore(self, path: Path) -> None:
         fabric = self._fabric()
         state = load_checkpoint(path, map_location="cpu")
+        check_fits(state, self.raw_model, self.config, path)
         self.raw_model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.task.load_state_dict(state["task"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.task.load_state_dict(state["task"])
+        except (KeyError, ValueError, RuntimeError) as error:
+            first = one_line(error)
+            raise CheckpointError(
+                f"{path}: the optimizer or task state does not fit this config ({first}); "
+                "resume with the config it was saved with"
+            ) from None
         self.step = int(state["step"])
         ranks = state["ranks"]
         if len(ranks) == fabric.world_size:
@@ -317,7 +322,7 @@ class Trainer:
         )
         self.val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
 
-    def _loop(self, fabric: Fabric) -> None:
+    def _loop(self, fabric: Fabric, stop: StopRequest) -> None:
         t = self.config.trainer
         window = MetricWindow()
         bad_in_a_row = 0
@@ -355,6 +360,18 @@ class Trainer:
                 window = MetricWindow()
             for callback in self.callbacks:
                 callback.on_step_end(self, output if finite else None)
+            if agreed_stop(stop, fabric):
+                return
+
+    def _stop_on_signal(self, signum: int) -> None:
+        resume = f"pixl train {self.run_dir / 'config.yaml'} --resume auto"
+        error = RunInterrupted(
+            f"{signal_name(signum)}: stopped at step {self.step} of {self.max_steps}; saved "
+            f"{self.last_checkpoint}; continue with: {resume}",
+            signum,
+        )
+        error.rank = self._fabric().global_rank  # type: ignore[attr-defined]
+        raise error
 
     def _sync_buffers(self) -> None:
         """Rank 0's BatchNorm statistics everywhere (as DDP does before the next forward), so the
@@ -404,10 +421,6 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _spawned_fit(fabric: Fabric, trainer: Trainer) -> TrainResult:
-    return trainer._fit(fabric)
 
 
 def train(config: ExperimentConfig, **options: Any) -> TrainResult:

@@ -204,3 +204,14 @@ def start_fabric(accelerator: str = "auto", devices: int = 1) -> Any:
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
     fabric.launch()
     return fabric
+
+
+def stop_distributed(barrier: bool = True) -> None:
+    """End this process's part in DDP: meet the other ranks (``barrier``: only when all of them
+    get here), then destroy the process group, so no gloo thread outlives the work."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if barrier:
+            dist.barrier()
+        dist.destroy_process_group()
