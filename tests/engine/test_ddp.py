@@ -1,4 +1,5 @@
-"""Two CPU processes (gloo DDP through Fabric): the EMA teacher stays identical on both ranks."""
+"""Two CPU processes (gloo DDP through Fabric, ``ddp`` and ``ddp_spawn``): the EMA teacher stays
+identical on both ranks, and the processes end cleanly (process groups destroyed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+import pixl
 
 from .tiny import tiny_config_dict
 
@@ -26,39 +29,43 @@ SCRIPT = textwrap.dedent(
         def on_log(self, trainer, metrics):
             self.metrics = metrics
 
-    torch.set_num_threads(1)
-    config = config_from_dict(json.loads(open(sys.argv[1]).read()))
-    record = Record()
-    trainer = Trainer(config, callbacks=[record], final_eval=True)
-    result = trainer.fit()
-    rank = trainer.fabric.global_rank
-    out = sys.argv[2]
-    torch.save(
-        {
-            "teacher": trainer.task.teacher.state_dict(),
-            "student": trainer.raw_model.state_dict(),
-            "labelled_names": None,
-            "metrics": record.metrics,
-            "miou": result.report.miou,
-            "world": trainer.fabric.world_size,
-        },
-        f"{out}/rank{rank}.pt",
-    )
+    def main():
+        torch.set_num_threads(1)
+        config = config_from_dict(json.loads(open(sys.argv[1]).read()))
+        record = Record()
+        trainer = Trainer(config, callbacks=[record], final_eval=True)
+        result = trainer.fit()
+        out = sys.argv[2]
+        assert not torch.distributed.is_initialized()  # the process group was destroyed
+        if config.trainer.strategy == "ddp_spawn":  # the ranks' states stay in the spawned processes
+            torch.save({"steps": result.steps, "miou": result.report.miou}, f"{out}/spawn.pt")
+            sys.exit(0)
+        rank = trainer.fabric.global_rank
+        torch.save(
+            {
+                "teacher": trainer.task.teacher.state_dict(),
+                "student": trainer.raw_model.state_dict(),
+                "labelled_names": None,
+                "metrics": record.metrics,
+                "miou": result.report.miou,
+                "world": trainer.fabric.world_size,
+            },
+            f"{out}/rank{rank}.pt",
+        )
+
+    if __name__ == "__main__":  # ddp_spawn re-imports this file
+        main()
     """
 )
 
 
-@pytest.mark.slow
-def test_two_process_ddp_keeps_the_teacher_identical(tiny_digits: Path, tmp_path: Path) -> None:
-    config = tiny_config_dict(
-        tiny_digits, tmp_path / "runs", task="uda", trainer={"max_steps": 2, "log_every": 2}
-    )
-    config["trainer"].update({"devices": 2, "strategy": "ddp"})
+def run_script(config: dict, tmp_path: Path) -> None:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     script = tmp_path / "ddp_run.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    src = str(Path(pixl.__file__).resolve().parents[1])  # this tree's pixl, whatever the cwd
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": src}
     done = subprocess.run(
         [sys.executable, str(script), str(config_path), str(tmp_path)],
         env=env,
@@ -68,6 +75,29 @@ def test_two_process_ddp_keeps_the_teacher_identical(tiny_digits: Path, tmp_path
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_ddp_spawn_trains_evaluates_and_returns(tiny_digits: Path, tmp_path: Path) -> None:
+    config = tiny_config_dict(
+        tiny_digits, tmp_path / "runs", task="uda", trainer={"max_steps": 2, "log_every": 2}
+    )
+    config["trainer"].update({"devices": 2, "strategy": "ddp_spawn"})
+    run_script(config, tmp_path)
+    result = torch.load(tmp_path / "spawn.pt", weights_only=True)
+    assert result["steps"] == 2 and 0 <= result["miou"] <= 1
+    run = tmp_path / "runs" / config["name"]
+    assert (run / "checkpoints" / "step_00000002.pt").is_file()
+    assert not (run / "run.lock").exists()
+
+
+@pytest.mark.slow
+def test_two_process_ddp_keeps_the_teacher_identical(tiny_digits: Path, tmp_path: Path) -> None:
+    config = tiny_config_dict(
+        tiny_digits, tmp_path / "runs", task="uda", trainer={"max_steps": 2, "log_every": 2}
+    )
+    config["trainer"].update({"devices": 2, "strategy": "ddp"})
+    run_script(config, tmp_path)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert ranks[0]["world"] == ranks[1]["world"] == 2
     for part in ("teacher", "student"):
