@@ -20,8 +20,19 @@ LABEL_IDS = [label.id for label in cityscapes_labels if label.id >= 0]  # 0..33,
 SIZE = (64, 128)  # height, width
 
 
+def instance_ids(label: np.ndarray) -> np.ndarray:
+    """The official ``*_gtFine_instanceIds.png`` encoding (16-bit): ``id * 1000 + k`` for the
+    pixels of classes with instances (one instance per 8x8 block here), the label id elsewhere."""
+    ids = label.astype(np.int32)
+    has_instances = np.isin(label, [lab.id for lab in cityscapes_labels if lab.hasInstances])
+    rows, cols = np.indices(label.shape)
+    blocks = rows // 8 * (label.shape[1] // 8) + cols // 8
+    return np.where(has_instances, ids * 1000 + blocks, ids).astype(np.uint16)
+
+
 def write_fake_cityscapes(root: Path, *, per_split: int = 2, seed: int = 0) -> Path:
-    """Random images and blocky random label ids (every id, void too), then prepared."""
+    """Random images, blocky random label ids (every id, void too) and their instance ids, then
+    prepared."""
     rng = np.random.default_rng(seed)
     for split in ("train", "val"):
         for index in range(per_split):
@@ -36,6 +47,7 @@ def write_fake_cityscapes(root: Path, *, per_split: int = 2, seed: int = 0) -> P
             label = np.kron(blocks, np.ones((8, 8), dtype=np.uint8))
             cv2.imwrite(str(image_dir / f"{stem}_leftImg8bit.png"), image)
             cv2.imwrite(str(label_dir / f"{stem}_gtFine_labelIds.png"), label)
+            cv2.imwrite(str(label_dir / f"{stem}_gtFine_instanceIds.png"), instance_ids(label))
     prepare_dataset("cityscapes", root, workers=1)
     return root
 

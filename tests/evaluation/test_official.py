@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +85,34 @@ def test_official_evaluator_missing_prediction_is_pixl_error(
 def test_model_for_other_number_of_classes_is_checkpoint_error(cityscapes: Path) -> None:
     with pytest.raises(CheckpointError, match=r"ckpt\.pt: the model predicts 11 classes .* 19"):
         evaluate_config(PatchSegmentor(11), fake_config(cityscapes), source="ckpt.pt")
+
+
+def test_installed_official_script_runs_and_agrees(cityscapes: Path, tmp_path: Path) -> None:
+    """The console script users submit with (``csEvalPixelLevelSemanticLabeling``), run as
+    installed in this environment on exported predictions, reports pixl eval's numbers."""
+    script = Path(sys.executable).with_name("csEvalPixelLevelSemanticLabeling")
+    assert script.is_file(), f"{script} is not installed beside the interpreter"
+    config = fake_config(cityscapes, resize=None)
+    model = PatchSegmentor(19)
+    report = evaluate_config(model, config, source="tiny")
+    results = tmp_path / "results"
+    predict_files(
+        model, config, cityscapes / "leftImg8bit" / "val", results, "labelid", weights="t"
+    )
+    env = {
+        **os.environ,
+        "CITYSCAPES_DATASET": str(cityscapes),
+        "CITYSCAPES_RESULTS": str(results),
+        "CITYSCAPES_EXPORT_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    scores = json.loads((tmp_path / "resultPixelLevelSemanticLabeling.json").read_text())
+    assert scores["averageScoreClasses"] == pytest.approx(report.miou, abs=1e-9)
+    for name, ours in report.per_class_iou.items():
+        theirs = scores["classScores"][name]
+        assert (math.isnan(ours) and math.isnan(theirs)) or ours == pytest.approx(theirs, abs=1e-9)
+    # Its default instance-weighted score ran too (it reads the instanceIds files).
+    assert 0.0 < scores["averageScoreInstClasses"] < 1.0
