@@ -164,3 +164,21 @@ def test_packaged_config_lookup() -> None:
 def test_config_from_dict_names_its_source() -> None:
     with pytest.raises(ConfigError, match=r"^stored: missing key 'task'"):
         config_from_dict({"name": "x", "data": MINIMAL["data"]}, source="stored")
+
+
+@pytest.mark.parametrize(
+    ("resize", "explicit", "expected"),
+    [(None, None, 1), ((64, 64), None, 8), ((512, 1024), None, 1), ((64, 64), 2, 2)],
+)
+def test_eval_batch_defaults_to_8_for_small_fixed_size_images(
+    tmp_path: Path, resize, explicit, expected
+) -> None:
+    data = {**MINIMAL, "data": {**MINIMAL["data"], "val": dict(MINIMAL["data"]["val"])}}
+    if resize is not None:
+        data["data"]["val"]["resize"] = list(resize)
+    if explicit is not None:
+        data["eval"] = {"batch_size": explicit}
+    config = load_config(write(tmp_path, data))
+    assert config.eval.batch_size == expected
+    saved = save_config(config, tmp_path / "resolved.yaml")
+    assert load_config(saved).eval.batch_size == expected

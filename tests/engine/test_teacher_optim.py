@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -68,3 +70,63 @@ def test_groups_keep_their_multiplied_rates_under_the_scheduler() -> None:
     assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([5e-4, 5e-3])
     assert optimizer.defaults["betas"] == (0.9, 0.999)
     assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0]
+
+
+def _groups(model: nn.Module) -> list[dict]:
+    first, second = model[0], model[2]
+    return [
+        {"name": "encoder", "params": first.parameters(), "lr": 1e-2, "weight_decay": 0.01},
+        {"name": "head", "params": second.parameters(), "lr": 1e-1, "weight_decay": 0.0},
+    ]
+
+
+def test_fused_adamw_matches_the_per_tensor_loop() -> None:
+    config = OptimConfig(lr=1e-2, warmup_steps=0)
+    torch.manual_seed(0)
+    fused_model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    loop_model = copy.deepcopy(fused_model)
+    start = copy.deepcopy(fused_model)
+    fused = build_optimizer(_groups(fused_model), config)
+    loop = torch.optim.AdamW(
+        _groups(loop_model), lr=config.lr, betas=config.betas, foreach=False, fused=False
+    )
+    assert fused.defaults["fused"] is True
+    schedulers = [build_scheduler(opt, 20, config) for opt in (fused, loop)]
+    inputs, targets = torch.randn(32, 6), torch.randint(0, 3, (32,))
+    for _ in range(10):
+        for model, opt in ((fused_model, fused), (loop_model, loop)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(inputs), targets).backward()
+            opt.step()
+        for scheduler in schedulers:
+            scheduler.step()
+    for a, b, s in zip(
+        fused_model.parameters(), loop_model.parameters(), start.parameters(), strict=True
+    ):
+        assert (a - s).abs().max() > 1e-3  # trained, not a vacuous equality
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_foreach_ema_equals_the_two_step_average() -> None:
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Conv2d(8, 2, 1))
+    teacher = EMATeacher(student, max_alpha=0.999)
+    reference = copy.deepcopy(teacher.module)
+    for step in range(1, 30):
+        with torch.no_grad():
+            for p in student.parameters():
+                p.add_(torch.randn_like(p))
+        student(torch.randn(2, 3, 6, 6))
+        alpha = teacher.update(student, step)
+        with torch.no_grad():
+            for (_, ref), (_, src) in zip(
+                [*reference.named_parameters(), *reference.named_buffers()],
+                [*student.named_parameters(), *student.named_buffers()],
+                strict=True,
+            ):
+                if ref.is_floating_point():
+                    ref.mul_(alpha).add_(src, alpha=1 - alpha)
+                else:
+                    ref.copy_(src)
+    for name, value in reference.state_dict().items():
+        torch.testing.assert_close(teacher.state_dict()[name], value, rtol=1e-6, atol=1e-6)

@@ -60,3 +60,18 @@ def test_slide_without_window_is_refused(images):
         predict_logits(PointwiseModel(), images, mode="slide")
     with pytest.raises(ValueError, match="mode"):
         predict_logits(PointwiseModel(), images, mode="tiles")
+
+
+@pytest.mark.parametrize("key", ["daformer", "hrda", "deeplabv3plus"])
+def test_windows_stacked_into_batched_calls_equal_one_call_per_window(key):
+    model = tiny_model(key).eval()
+    images = torch.randn(2, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    calls: list[int] = []
+    model.register_forward_pre_hook(lambda _, args: calls.append(args[0].shape[0]))
+    one_by_one = predict_logits(model, images, mode="slide", window=(64, 64), window_batch=1)
+    assert calls == [2] * 6  # 2 x 3 windows, each a call over the 2 images
+    calls.clear()
+    stacked = predict_logits(model, images, mode="slide", window=(64, 64), window_batch=8)
+    assert calls == [8, 4]  # 4 + 2 windows of the 2 images
+    torch.testing.assert_close(stacked, one_by_one, rtol=1e-4, atol=1e-5)
+    assert torch.equal(stacked.argmax(1), one_by_one.argmax(1))

@@ -201,13 +201,19 @@ class TrainerConfig(Section):
         raise ValueError("expected a positive integer or 'auto'")
 
 
+SMALL_EVAL_PIXELS = 512 * 512
+SMALL_EVAL_BATCH = 8
+
+
 class EvalConfig(Section):
     """Validation inference: whole image, or sliding window (window = crop, stride = half)."""
 
     mode: EvalMode = "whole"
     window: tuple[PositiveInt, PositiveInt] | None = None
     stride: tuple[PositiveInt, PositiveInt] | None = None
-    batch_size: PositiveInt = 1
+    batch_size: PositiveInt | None = None
+    """None: 8 when ``data.val.resize`` makes every image at most 512x512 pixels (batched whole-image
+    eval was 1.97x faster than batch 1 there), else 1 (full frames, or sizes that may differ)."""
     max_images: PositiveInt | None = None
 
 
@@ -239,6 +245,10 @@ class ExperimentConfig(Section):
             raise ValueError("fd.enabled is for task 'uda' only (ImageNet feature distance)")
         if self.eval.mode == "slide" and self.eval.window is None:
             raise ValueError("eval.mode 'slide' needs eval.window (e.g. the training crop)")
+        if self.eval.batch_size is None:
+            resize = self.data.val.resize
+            small = resize is not None and resize[0] * resize[1] <= SMALL_EVAL_PIXELS
+            self.eval.batch_size = SMALL_EVAL_BATCH if small else 1
         return self
 
     @property

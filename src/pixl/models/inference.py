@@ -10,6 +10,9 @@ from torch import Tensor, nn
 
 from pixl.models.hrda import window_starts
 
+WINDOW_BATCH = 8
+"""Default most crops per model call in sliding-window inference."""
+
 
 def _logits(model: nn.Module, images: Tensor) -> Tensor:
     """Shape: [B, 3, h, w] -> [B, C, h, w] (model logits upsampled bilinearly)."""
@@ -25,12 +28,15 @@ def predict_logits(
     mode: Literal["whole", "slide"] = "whole",
     window: tuple[int, int] | None = None,
     stride: tuple[int, int] | None = None,
+    window_batch: int = WINDOW_BATCH,
 ) -> Tensor:
     """Class scores at the input resolution, computed on the images' device, without gradients.
 
     ``slide`` runs the model on overlapping windows (``window``; ``stride`` defaults to half of it)
-    batched over the images and averages the logits where windows overlap; HRDA models slide their
-    detail branch inside each window by themselves. The caller chooses train/eval mode.
+    and averages the logits where windows overlap. Windows are stacked into batched calls of at
+    most ``window_batch`` crops (at least one window of every image per call): one call per window
+    left the device idle between small calls. HRDA models slide their detail branch inside each
+    window by themselves. The caller chooses train/eval mode.
     Shape: images [B, 3, H, W] -> [B, C, H, W].
     """
     if mode == "whole":
@@ -44,13 +50,22 @@ def predict_logits(
     step_h, step_w = stride if stride is not None else (max(win_h // 2, 1), max(win_w // 2, 1))
     if step_h <= 0 or step_w <= 0:
         raise ValueError(f"stride must be positive, got {stride}")
+    corners = [
+        (top, left)
+        for top in window_starts(height, win_h, step_h)
+        for left in window_starts(width, win_w, step_w)
+    ]
+    batch = images.shape[0]
+    per_call = max(1, window_batch // batch)
     total: Tensor | None = None
     count = images.new_zeros((1, 1, height, width))
-    for top in window_starts(height, win_h, step_h):
-        for left in window_starts(width, win_w, step_w):
-            part = _logits(model, images[..., top : top + win_h, left : left + win_w])
-            if total is None:
-                total = part.new_zeros((images.shape[0], part.shape[1], height, width))
+    for first in range(0, len(corners), per_call):
+        chunk = corners[first : first + per_call]
+        crops = [images[..., t : t + win_h, x : x + win_w] for t, x in chunk]
+        parts = _logits(model, torch.cat(crops)).split(batch)
+        if total is None:
+            total = parts[0].new_zeros((batch, parts[0].shape[1], height, width))
+        for (top, left), part in zip(chunk, parts, strict=True):
             total[..., top : top + win_h, left : left + win_w] += part
             count[..., top : top + win_h, left : left + win_w] += 1
     assert total is not None  # window_starts always yields at least one window
