@@ -34,9 +34,14 @@ def run_prepare(args: argparse.Namespace) -> int:
     report = prepare_dataset(
         args.kind, args.root, workers=args.workers, seed=args.seed, progress=not args.no_progress
     )
+    done = (
+        f"{report.checked} images checked"
+        if report.checked
+        else f"{report.converted} written, {report.skipped} already done"
+    )
     print(
-        f"{report.kind} at {report.root}: {report.converted} written, {report.skipped} already "
-        f"done, {len(report.problems)} problems ({report.seconds:.1f} s)"
+        f"{report.kind} at {report.root}: {done}, {len(report.problems)} problems "
+        f"({report.seconds:.1f} s)"
     )
     for path in report.stats_files:
         print(f"class statistics: {path}")

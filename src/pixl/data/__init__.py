@@ -1,5 +1,5 @@
-"""Datasets (Cityscapes, GTA5, SYNTHIA, DigitScenes; each kind described once in
-``pixl.data.kinds``), transforms, rare class sampling, ClassMix.
+"""Datasets (Cityscapes, GTA5, SYNTHIA, DigitScenes, a user's own folder; each kind described
+once in ``pixl.data.kinds``), transforms, rare class sampling, ClassMix.
 
 A sample is ``{"image": FloatTensor[3, H, W] (ImageNet-normalised), "label": LongTensor[H, W]
 (train ids, IGNORE_INDEX for void; absent when unlabelled), "name": str, "path": str}``; the

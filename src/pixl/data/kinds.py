@@ -15,6 +15,7 @@ from types import MappingProxyType
 from pixl.config.kinds import register_dataset_kind
 from pixl.data.descriptor import DatasetKind
 from pixl.data.digits import is_complete, prepare_digits
+from pixl.data.folder import check_folder, read_classes, read_folder_label
 from pixl.data.info import (
     CITYSCAPES_CLASSES,
     CITYSCAPES_ID_TO_TRAINID,
@@ -108,6 +109,25 @@ _DESCRIPTORS: tuple[DatasetKind, ...] = (
             "digits", 11, DIGIT_CLASSES, DIGIT_PALETTE, tuple(range(1, 11)), rcs_min_pixels=150
         ),
         prepared_check=is_complete,
+    ),
+    DatasetKind(
+        name="folder",
+        summary=(
+            "your own data: images/NAME/*.png|jpg, labels/NAME/*.png (8-bit class ids) and "
+            "classes.yaml; checks it and counts classes"
+        ),
+        layout=Layout(
+            images="images/{split}",
+            labels="labels/{split}",
+            image_suffixes=(".png", ".jpg", ".jpeg", ".PNG", ".JPG", ".JPEG"),
+            raw_label_suffix=".png",
+            train_label_suffix=None,  # the user's labels are read as they are
+        ),
+        splits=None,  # the folders under images/
+        prepare_splits=None,
+        prepare_step=check_folder,
+        read_classes=read_classes,
+        read_label=read_folder_label,
     ),
 )
 

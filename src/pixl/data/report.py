@@ -14,6 +14,8 @@ class PrepareReport:
     root: Path
     converted: int = 0
     skipped: int = 0
+    checked: int = 0
+    """Images checked in place (kinds whose files are read as they are: ``folder``)."""
     problems: list[str] = field(default_factory=list)
     stats_files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
