@@ -32,7 +32,7 @@ from pixl.data.layouts import Record, check_layout, orphan_labels
 from pixl.data.prepare import FileResult, check_size, map_files, record_split
 from pixl.data.report import PrepareOptions, PrepareReport
 from pixl.data.stats import count_classes
-from pixl.errors import DataError
+from pixl.errors import DataError, one_line
 
 CLASSES_FILE = "classes.yaml"
 _KEYS = ("names", "palette", "ignore_index", "thing_classes")
@@ -110,8 +110,7 @@ def read_classes(root: Path) -> DatasetInfo:
     try:
         raw = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        raise DataError(f"{path}: not valid YAML ({reason})") from None
+        raise DataError(f"{path}: not valid YAML ({one_line(error)})") from None
     if not isinstance(raw, dict) or "names" not in raw:
         raise DataError(f"{path}: expected a mapping with names: [...] (and optional palette, ...)")
     unknown = [k for k in raw if k not in _KEYS]
@@ -139,7 +138,11 @@ def read_folder_label(path: str | Path) -> np.ndarray:
                 )
             return np.asarray(image, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as error:
-        problem = "file is missing" if not Path(path).exists() else f"cannot decode label ({error})"
+        problem = (
+            "file is missing"
+            if not Path(path).exists()
+            else f"cannot decode label ({one_line(error)})"
+        )
         raise DataError(f"{path}: {problem}") from None
 
 
