@@ -13,6 +13,16 @@ re-run skips runs already stored (``--rerun`` forces them). Usage::
     .venv/bin/python benchmarks/bench_ablations.py --part cost         # one UDA step +/- PiXL
     .venv/bin/python benchmarks/bench_ablations.py --quick             # all of it, small
 
+The warm-start study (the paper's regime: stage 1 from scratch, stage 2 adaptation from it with
+PiXL from step 0; ``ablations/warm.py``), in sittings of at most an hour on two cores::
+
+    --part warm-uda              # stage 1 + UDA baseline and PiXL at 4 (temperature, weight)
+    --part warm-switches         # the best strength with each open choice switched
+    --part warm-ssl-supervised   # the best strength on SSL 1/30 and supervised
+    --part warm-hrda             # Table 5 rows on the HRDA-wrapped model
+    --part scratch-best          # the from-scratch configs with the best strength
+    --part where                 # renders "Where PiXL helps" from the stored runs
+
 Parts: uda, ssl, supervised, sweeps (one seed each: see the seed spread of the uda part to judge
 the differences), features (needs the uda part's runs), cost (HRDA MiT-B0, 256 crops, CPU).
 The pieces live in ``benchmarks/ablations/`` (run store, runs, runner, tables, analyses).
@@ -47,6 +57,8 @@ from ablations.runs import (
 )
 from ablations.store import Run, load_store
 from ablations.tables import record, table
+from ablations.warm import STAGE2_STEPS
+from ablations.warm_parts import WARM_PARTS
 from results import machine_line, write_section
 
 
@@ -105,6 +117,8 @@ PARTS = {
     "features": part_features,
     "cost": part_cost,
 }
+QUICK_PARTS = list(PARTS)  # --quick: the ablations, not the hours-long warm-start study
+PARTS.update(WARM_PARTS)
 
 
 def main() -> None:
@@ -132,6 +146,9 @@ def main() -> None:
         "--no-record", dest="record", action="store_false", help="print only; leave RESULTS.md"
     )
     parser.add_argument("--store", type=Path, help="where finished runs are kept")
+    parser.add_argument(
+        "--stage2-steps", type=int, default=STAGE2_STEPS, help="warm-start parts: stage-2 length"
+    )
     args = parser.parse_args()
     run_store.STORE = args.store or run_store.STORE  # one store per invocation
     import torch
@@ -141,7 +158,7 @@ def main() -> None:
     if args.quick:
         args.seeds, args.steps = args.seeds[:1], args.steps or QUICK_STEPS
         args.output_dir = str(Path(args.output_dir) / "quick")
-        parts = parts or list(PARTS)
+        parts = parts or QUICK_PARTS
     args.cost_repeats = args.cost_repeats or (QUICK_COST_REPEATS if args.quick else COST_REPEATS)
     if not parts:
         parser.error("choose --part (repeatable) or --quick")
@@ -153,7 +170,7 @@ def main() -> None:
         PARTS[part](args)
         minutes[part] = (time.perf_counter() - start) / 60
     # Only a sitting that trained every run measures how long --quick takes.
-    if args.quick and args.record and len(minutes) == len(PARTS) and not args.reused:
+    if args.quick and args.record and len(minutes) == len(QUICK_PARTS) and not args.reused:
         per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
         write_section(
             "Quick mode: how long it took",

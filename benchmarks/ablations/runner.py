@@ -28,6 +28,9 @@ STATS = (
     "pixl_labelled/joint_pixels",
     "pixl_labelled/drift_pixels",
     "pixl_labelled/prototypes",
+    "train/pixl_joint",
+    "pixl_joint/joint_pixels",
+    "pixl_joint/drift_pixels",
 )
 
 
@@ -43,6 +46,9 @@ def summarise(metrics: Path) -> tuple[dict, dict[str, float], dict[str, list[flo
         k: statistics.fmean(r[k] for r in late) for k in STATS if late and all(k in r for r in late)
     }
     curve = {k: [r[k] for r in train if k in r] for k in ("step", *STATS[:4])}
+    if len(val) > 1:  # periodic evaluation: the target-val curve of the run
+        curve["val_step"] = [r["step"] for r in val]
+        curve["val_miou"] = [r["miou"] for r in val]
     return val[-1], stats, curve
 
 
@@ -59,7 +65,8 @@ def scaled_start_steps(run: Run) -> list[str]:
     return out
 
 
-def train(run: Run, output_dir: Path, threads: int) -> Outcome:
+def train(run: Run, output_dir: Path, threads: int, adopt: bool = True) -> Outcome:
+    """Train ``run`` with ``pixl train`` (or, with ``adopt``, take its finished folder as is)."""
     overrides = [
         *run.overrides,
         f"trainer.seed={run.seed}",
@@ -71,12 +78,14 @@ def train(run: Run, output_dir: Path, threads: int) -> Outcome:
         overrides += [f"trainer.max_steps={run.steps}", *scaled_start_steps(run)]
     cmd = [sys.executable, "-m", "pixl.cli", "train", run.config, *overrides, "--overwrite"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), HF_HUB_OFFLINE="1")
-    start = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     run_dir = output_dir / run.name
+    seconds = finished_seconds(run_dir) if adopt else None
+    if seconds is None:
+        start = time.perf_counter()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     val, stats, curve = summarise(run_dir / "metrics.jsonl")
     return Outcome(
         miou=val["miou"],
@@ -87,6 +96,18 @@ def train(run: Run, output_dir: Path, threads: int) -> Outcome:
         stats=stats,
         curve=curve,
     )
+
+
+def finished_seconds(run_dir: Path) -> float | None:
+    """The wall time of a run that finished in ``run_dir`` but was never stored (its sitting was
+    interrupted after the run ended), from its own files; None when it did not finish there."""
+    metrics = run_dir / "metrics.jsonl"
+    if not (run_dir / "final" / "model.safetensors").is_file() or not metrics.is_file():
+        return None
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    if not any(r["kind"] == "val" for r in rows) or not rows:
+        return None
+    return rows[-1]["time"] - (run_dir / "config.yaml").stat().st_mtime
 
 
 def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
@@ -107,7 +128,7 @@ def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
     print(f"{len(runs)} runs, {len(todo)} to train, {args.jobs} at a time x {threads} threads")
 
     def one(run: Run) -> tuple[Run, Outcome]:
-        outcome = train(run, Path(args.output_dir), threads)
+        outcome = train(run, Path(args.output_dir), threads, adopt=not args.rerun)
         print(
             f"  {run.label:45s} seed {run.seed}: mIoU {100 * outcome.miou:5.2f} "
             f"({outcome.seconds:.0f} s)",

@@ -22,18 +22,27 @@ class Run:
     overrides: tuple[str, ...] = ()
     seed: int = 0
     steps: int | None = None
+    stage: str = ""
+    """A protocol tag (e.g. ``stage1``): the same config and seed trained for another purpose is
+    another run (its own key and folder)."""
 
     @property
     def key(self) -> str:
         parts = [self.config, *self.overrides, f"seed={self.seed}", f"steps={self.steps}"]
-        return "|".join(parts)
+        return "|".join([self.stage, *parts] if self.stage else parts)
 
     @property
     def name(self) -> str:
         """A folder name: the config, a short digest of the overrides, seed and steps."""
         digest = hashlib.sha1("|".join(self.overrides).encode()).hexdigest()[:8]
         tag = f"o{digest}" if self.overrides else ""
-        parts = (self.config.replace("/", "_"), tag, f"s{self.seed}", f"n{self.steps}")
+        parts = (
+            self.stage,
+            self.config.replace("/", "_"),
+            tag,
+            f"s{self.seed}",
+            f"n{self.steps}",
+        )
         return "_".join(p for p in parts if p)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ablations.runs import COST_REPEATS, SEEDS
 from ablations.store import Run, load_store
+from ablations.warm import STAGE2_STEPS
 from results import machine_line, write_section
 
 
@@ -86,6 +87,11 @@ def command(args: argparse.Namespace, part: str) -> str:
         extra += "" if args.cost_repeats == COST_REPEATS else f" --cost-repeats {args.cost_repeats}"
     elif tuple(args.seeds) != SEEDS:
         extra += " --seeds " + " ".join(map(str, args.seeds))
+    if (
+        part.startswith(("warm", "where"))
+        and getattr(args, "stage2_steps", STAGE2_STEPS) != STAGE2_STEPS
+    ):
+        extra += f" --stage2-steps {args.stage2_steps}"
     return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}`"
 
 

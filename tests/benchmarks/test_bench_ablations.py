@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 # Plain imports: a file of this repository that fails to import must fail the test, not skip it.
 import bench_ablations
 from ablations import runs as bench
+from ablations import warm
 from ablations.store import Run
 from ablations.tables import paired
 
@@ -50,4 +51,63 @@ def test_quick_sweeps_only_train_the_end_points():
 
 
 def test_the_entry_point_offers_every_part():
-    assert set(bench_ablations.PARTS) == {"uda", "ssl", "supervised", "sweeps", "features", "cost"}
+    ablations = {"uda", "ssl", "supervised", "sweeps", "features", "cost"}
+    assert set(bench_ablations.QUICK_PARTS) == ablations  # --quick stays the short ablations
+    warm_parts = {"warm-uda", "warm-switches", "warm-ssl-supervised", "warm-hrda", "scratch-best"}
+    assert set(bench_ablations.PARTS) == ablations | warm_parts | {"where"}
+
+
+def warm_args(**kwargs) -> argparse.Namespace:
+    return args(output_dir="runs/ablations", stage2_steps=400, **kwargs)
+
+
+def test_stage2_runs_start_from_their_own_seeds_stage1_and_differ_only_in_pixl():
+    runs = warm.warm_uda_runs(warm_args())
+    assert len(runs) == 3 * 5 and [r.seed for r in runs[:5]] == [0] * 5  # seed-major
+    for run in runs:
+        first = warm.stage1("digits/source_only_baseline", run.seed)
+        assert first.key.startswith("stage1|") and first.key != bench.uda_runs(args())[0].key
+        assert f"model.init_from=runs/ablations/{first.name}/final/model.safetensors" in (
+            run.overrides
+        )
+        assert {"pixl.start_step=0", "self_training.start_step=0"} <= set(run.overrides)
+        assert run.steps == 400 and run.stage == "stage2"
+    base = next(r for r in runs if r.label == warm.WARM_UDA_BASELINE and r.seed == 0)
+    pixl = [r for r in runs if r.seed == 0 and r.label != warm.WARM_UDA_BASELINE]
+    for run in pixl:  # the baseline's overrides plus PiXL's strength, nothing else
+        assert run.overrides[: len(base.overrides)] == base.overrides
+        assert all(o.startswith("pixl.") for o in run.overrides[len(base.overrides) :])
+
+
+def test_best_strength_is_the_highest_mean_paired_gain():
+    runs = warm.warm_uda_runs(warm_args(seeds=[0, 1]))
+    gains = {
+        warm.strength_label(t, w): g
+        for (t, w), g in zip(warm.STRENGTHS, (-2, 1, 3, 0), strict=True)
+    }
+    store = {}
+    for run in runs:
+        base = 0.5 + 0.1 * run.seed
+        store[run.key] = {"miou": base + gains.get(run.label, 0) / 100 * (1 + run.seed)}
+    assert warm.best_strength(runs, store) == warm.STRENGTHS[2]
+    switches = warm.switch_runs(warm_args(seeds=[0]), warm.STRENGTHS[2])
+    assert [o for r in switches for o in r.overrides if o.startswith("pixl.group")] == [
+        "pixl.group=joint"
+    ]
+
+
+def test_a_finished_but_unstored_run_is_adopted_not_retrained(tmp_path: Path):
+    import json
+
+    from ablations.runner import finished_seconds
+
+    run_dir = tmp_path / "run"
+    assert finished_seconds(run_dir) is None
+    (run_dir / "final").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("name: x\n")
+    rows = [{"kind": "train", "step": 1, "time": 1e9}, {"kind": "val", "step": 1, "time": 2e9}]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert finished_seconds(run_dir) is None  # no final weights: it did not finish
+    (run_dir / "final" / "model.safetensors").write_bytes(b"")
+    seconds = finished_seconds(run_dir)
+    assert seconds is not None and seconds == 2e9 - (run_dir / "config.yaml").stat().st_mtime
