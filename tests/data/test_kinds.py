@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,24 @@ def test_data_modules_form_no_import_cycle():
 
     for module in graph:
         visit(module, ())
+
+
+@pytest.mark.slow
+def test_a_fresh_pixl_train_checks_the_kind_as_a_config_key(tmp_path: Path) -> None:
+    """In a new process (nothing imported yet) the CLI still registers the kinds before it
+    validates a config, so a typo names the key instead of failing later in the data layer."""
+    env = {**os.environ, "PYTHONPATH": str(DATA.parents[1])}
+    argv = ["train", "folder/supervised", "data.labelled.kind=kitti"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pixl.cli", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "data.labelled.kind: expected one of cityscapes, gta5, synthia, digits, folder; got 'kitti'"
+    )
+    assert "\n" not in result.stderr.strip()

@@ -112,10 +112,7 @@ _DESCRIPTORS: tuple[DatasetKind, ...] = (
     ),
     DatasetKind(
         name="folder",
-        summary=(
-            "your own data: images/NAME/*.png|jpg, labels/NAME/*.png (8-bit class ids) and "
-            "classes.yaml; checks it and counts classes"
-        ),
+        summary="your own data: images/NAME/, labels/NAME/ (8-bit class ids), classes.yaml",
         layout=Layout(
             images="images/{split}",
             labels="labels/{split}",
