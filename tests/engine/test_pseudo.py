@@ -6,7 +6,12 @@ import torch
 
 from pixl.config.schema import Margins
 from pixl.core import IGNORE_INDEX
-from pixl.engine.tasks.pseudo import margin_pixels, pseudo_labels_from_probs
+from pixl.engine.tasks.pseudo import (
+    margin_pixels,
+    pseudo_labels_from_probs,
+    teacher_pseudo_labels,
+)
+from pixl.models import create_model, predict_logits
 
 
 def test_weight_is_the_confident_fraction_per_image() -> None:
@@ -44,3 +49,13 @@ def test_pixel_mask_ignores_the_unconfident_pixels() -> None:
     assert torch.equal(out.labels[0, 0], torch.ones(4, dtype=torch.long))
     assert (out.labels[0, 1:] == IGNORE_INDEX).all()
     assert torch.equal(out.weight[0, 0], torch.ones(4)) and (out.weight[0, 1:] == 0).all()
+
+
+def test_teacher_pseudo_labels_on_a_size_the_model_refuses() -> None:
+    torch.manual_seed(0)
+    teacher = create_model("deeplabv3plus", 5, encoder="resnet18", embed_dim=32).eval()
+    images = torch.randn(2, 3, 75, 101)
+    pseudo = teacher_pseudo_labels(teacher, images, 0.0, Margins(), "pixel_mask")
+    assert pseudo.labels.shape == pseudo.weight.shape == (2, 75, 101)
+    expected = predict_logits(teacher, images).argmax(1)
+    assert torch.equal(pseudo.labels, expected)

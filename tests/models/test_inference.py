@@ -2,9 +2,9 @@ import pytest
 import torch
 from torch import nn
 
-from pixl.models import SegmentationOutput, predict_logits
+from pixl.models import SegmentationOutput, list_models, predict_logits
 
-from .tiny import NUM_CLASSES, SIZE, tiny_model
+from .tiny import NUM_CLASSES, SIZE, TINY, tiny_model
 
 
 class PointwiseModel(nn.Module):
@@ -75,3 +75,27 @@ def test_windows_stacked_into_batched_calls_equal_one_call_per_window(key):
     assert calls == [8, 4]  # 4 + 2 windows of the 2 images
     torch.testing.assert_close(stacked, one_by_one, rtol=1e-4, atol=1e-5)
     assert torch.equal(stacked.argmax(1), one_by_one.argmax(1))
+
+
+def test_every_registered_model_has_a_tiny_configuration():
+    assert set(list_models()) <= {name for name, _ in TINY.values()}
+
+
+@pytest.mark.parametrize("key", sorted(TINY))
+@pytest.mark.parametrize("size", [(75, 101), (97, 66)])
+def test_inference_on_odd_sizes_pads_and_crops_back(key, size):
+    model = tiny_model(key).eval()
+    images = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
+    multiple = getattr(model, "size_divisor", 1)
+    if multiple > 1:  # the model itself refuses these sizes
+        with pytest.raises(ValueError, match="divisible"):
+            model(images)
+    whole = predict_logits(model, images)
+    assert whole.shape == (2, NUM_CLASSES, *size) and torch.isfinite(whole).all()
+    slide = predict_logits(model, images, mode="slide", window=(64, 64), window_batch=4)
+    assert slide.shape == whole.shape and torch.isfinite(slide).all()
+    # The kept part is the prediction on the zero-padded image: padding adds no other change.
+    pad_h, pad_w = -size[0] % multiple, -size[1] % multiple
+    padded = torch.nn.functional.pad(images, (0, pad_w, 0, pad_h))
+    direct = predict_logits(model, padded)[..., : size[0], : size[1]]
+    torch.testing.assert_close(whole, direct)

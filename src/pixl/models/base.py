@@ -18,6 +18,8 @@ class Segmentor(nn.Module):
     num_classes: int
     feature_dim: int
     decoder: nn.Module
+    size_divisor: int = 1
+    """Input sides must be multiples of this (inference pads to it; 1: any size)."""
 
     def __init__(self, encoder: nn.Module, num_classes: int, feature_dim: int, dropout: float):
         super().__init__()

@@ -15,6 +15,8 @@ class DeepLabV3Plus(Segmentor):
     """Dilated encoder (output stride 16) + ASPP + stride-4 skip; the 256-d decoder output is the
     pixel embedding."""
 
+    size_divisor = 16  # the decoder upsamples stride 16 to stride 4 by exactly 4
+
     def __init__(
         self, encoder: nn.Module, num_classes: int, embed_dim: int = 256, dropout: float = 0.1
     ):
@@ -31,7 +33,7 @@ class DeepLabV3Plus(Segmentor):
 
     def extract(self, images: Tensor) -> list[Tensor]:
         height, width = images.shape[-2:]
-        if height % 16 or width % 16:  # the decoder upsamples stride 16 to stride 4 by exactly 4
+        if height % self.size_divisor or width % self.size_divisor:
             raise ValueError(f"DeepLabV3+ inputs need sides divisible by 16, got {height}x{width}")
         return super().extract(images)
 

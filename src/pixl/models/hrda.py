@@ -7,6 +7,8 @@ about it is kept on the module.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -95,6 +97,16 @@ def window_starts(length: int, window: int, step: int) -> list[int]:
     return sorted({min(i * step, length - window) for i in range(count)})
 
 
+def hrda_size_divisor(base_divisor: int, scale: float) -> int:
+    """HRDA's input multiple: 8 (detail windows on the stride grid), the base's multiple in the
+    detail windows, and at the context scale (``base_divisor / scale`` when that is whole)."""
+    multiple = math.lcm(8, base_divisor)
+    context = base_divisor / scale
+    if context.is_integer():
+        multiple = math.lcm(multiple, int(context))
+    return multiple
+
+
 class HRDA(nn.Module):
     """Multi-resolution wrapper around a base segmentor sharing one encoder and decoder.
 
@@ -120,6 +132,7 @@ class HRDA(nn.Module):
         self.detail_crop = detail_crop
         self.num_classes = base.num_classes
         self.feature_dim = base.feature_dim
+        self.size_divisor = hrda_size_divisor(base.size_divisor, scale)
         # A light DAFormer-like head on the context features: one sigmoid channel per class.
         self.attention_decoder = DAFormerDecoder(
             base.encoder_channels, attention_dim, fusion="conv"
@@ -161,8 +174,10 @@ class HRDA(nn.Module):
 
     def forward(self, images: Tensor) -> SegmentationOutput:
         height, width = images.shape[-2:]
-        if height % 8 or width % 8:
-            raise ValueError(f"HRDA inputs need sides divisible by 8, got {height}x{width}")
+        if height % self.size_divisor or width % self.size_divisor:
+            raise ValueError(
+                f"HRDA inputs need sides divisible by {self.size_divisor}, got {height}x{width}"
+            )
         context, attention = self._context(images)
         detail = self.slide_detail(images)
         size = (height // STRIDE, width // STRIDE)
@@ -176,7 +191,9 @@ class HRDA(nn.Module):
         Shape: [B, 3, H, W] -> logits [B, C, H/4, W/4], features [B, D, H/4, W/4].
         """
         height, width = images.shape[-2:]
-        win_h, win_w = detail_size(height, width, self.detail_crop)
+        win_h, win_w = detail_size(
+            height, width, self.detail_crop, divisor=math.lcm(8, self.base.size_divisor)
+        )
         boxes = [
             Box(top, left, min(win_h, height), min(win_w, width))
             for top in window_starts(height, win_h, max(win_h // 2, STRIDE) // STRIDE * STRIDE)

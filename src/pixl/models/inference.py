@@ -14,10 +14,25 @@ WINDOW_BATCH = 8
 """Default most crops per model call in sliding-window inference."""
 
 
+def size_multiple(model: nn.Module) -> int:
+    """The side multiple the model's inputs need (``size_divisor``; 1 when it takes any size)."""
+    return int(getattr(model, "size_divisor", 1))
+
+
 def _logits(model: nn.Module, images: Tensor) -> Tensor:
-    """Shape: [B, 3, h, w] -> [B, C, h, w] (model logits upsampled bilinearly)."""
-    logits = model(images).logits
-    return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    """Logits at the input size for any input size: the images are zero-padded at the bottom and
+    right to the model's multiple (zero is the mean colour after normalisation, as mmseg pads),
+    and the logits, upsampled bilinearly to the padded size, are cropped back.
+
+    Shape: [B, 3, h, w] -> [B, C, h, w].
+    """
+    height, width = images.shape[-2:]
+    multiple = size_multiple(model)
+    pad_h, pad_w = -height % multiple, -width % multiple
+    padded = F.pad(images, (0, pad_w, 0, pad_h)) if pad_h or pad_w else images
+    logits = model(padded).logits
+    logits = F.interpolate(logits, size=padded.shape[-2:], mode="bilinear", align_corners=False)
+    return logits[..., :height, :width]
 
 
 @torch.no_grad()
@@ -31,6 +46,8 @@ def predict_logits(
     window_batch: int = WINDOW_BATCH,
 ) -> Tensor:
     """Class scores at the input resolution, computed on the images' device, without gradients.
+
+    Any input size: each model call pads to the model's ``size_divisor`` and crops back.
 
     ``slide`` runs the model on overlapping windows (``window``; ``stride`` defaults to half of it)
     and averages the logits where windows overlap. Windows are stacked into batched calls of at

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pixl.config.schema import Margins, PseudoWeighting
 from pixl.core import IGNORE_INDEX
+from pixl.models import predict_logits
 
 
 @dataclass
@@ -72,12 +72,10 @@ def teacher_pseudo_labels(
     margins: Margins,
     weighting: PseudoWeighting = "image_fraction",
 ) -> PseudoLabels:
-    """The teacher's prediction on the unaugmented images, upsampled to their size.
+    """The teacher's prediction on the unaugmented images, upsampled to their size (any size: the
+    images are padded to the model's multiple and the logits cropped back).
 
     Shape: images [B, 3, H, W] -> labels, weight, confidence [B, H, W].
     """
-    logits = teacher(images).logits
-    logits = F.interpolate(
-        logits.float(), size=images.shape[-2:], mode="bilinear", align_corners=False
-    )
+    logits = predict_logits(teacher, images).float()
     return pseudo_labels_from_probs(torch.softmax(logits, dim=1), threshold, margins, weighting)
