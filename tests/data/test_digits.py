@@ -130,3 +130,20 @@ def test_cli_generates_digits(tmp_path: Path, monkeypatch) -> None:
         main(["data", "prepare", "digits", str(tmp_path), "--workers", "1", "--no-progress"]) == 0
     )
     assert is_prepared("digits", tmp_path)
+
+
+def test_rerun_verifies_existing_files_and_rewrites_bad_ones(tmp_path: Path) -> None:
+    generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    images = sorted((tmp_path / "leftImg8bit").rglob("*.png"))
+    labels = sorted((tmp_path / "gtFine").rglob("*.png"))
+    good_image, good_label = images[0].read_bytes(), labels[1].read_bytes()
+    images[0].write_bytes(b"not a png")  # corrupt
+    labels[1].write_bytes(good_label[: len(good_label) // 2])  # truncated
+    again = generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48)
+    assert again.problems == [
+        f"{images[0]}: cannot decode (corrupt or truncated); written again",
+        f"{labels[1]}: cannot decode (corrupt or truncated); written again",
+    ]
+    assert (again.converted, again.skipped) == (2, 13)
+    assert images[0].read_bytes() == good_image and labels[1].read_bytes() == good_label
+    assert generate_digit_scenes(tmp_path, seed=0, sizes=TINY, image_size=48).ok

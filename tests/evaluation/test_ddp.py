@@ -8,7 +8,7 @@ from lightning_fabric import Fabric
 
 from pixl.core import IGNORE_INDEX
 from pixl.evaluation import evaluate
-from pixl.evaluation.runner import rank_shard
+from pixl.evaluation.runner import rank_shard, stop_distributed
 
 from .fakes import PatchSegmentor
 
@@ -25,18 +25,26 @@ def _batches() -> list[dict[str, torch.Tensor]]:
     return samples
 
 
-def _evaluate_on_rank(fabric: Fabric) -> tuple[list[list[int]], int]:
-    shard = rank_shard(_batches(), fabric.global_rank, fabric.world_size)
-    report = evaluate(PatchSegmentor(NUM_CLASSES), shard, num_classes=NUM_CLASSES, fabric=fabric)
-    return [list(row) for row in report.confusion], report.num_images
+def _evaluate_on_rank(fabric: Fabric) -> tuple[list[list[int]], int, int]:
+    try:
+        shard = rank_shard(_batches(), fabric.global_rank, fabric.world_size)
+        model = PatchSegmentor(NUM_CLASSES)
+        report = evaluate(model, shard, num_classes=NUM_CLASSES, fabric=fabric)
+        capped = rank_shard(_batches(), fabric.global_rank, fabric.world_size, max_images=3)
+        first3 = evaluate(model, capped, num_classes=NUM_CLASSES, fabric=fabric)
+        return [list(row) for row in report.confusion], report.num_images, first3.num_images
+    finally:
+        # Without this, rank 1 may exit while a gloo thread still runs (SIGABRT).
+        stop_distributed()
 
 
 @pytest.mark.slow
 def test_confusion_matrix_is_summed_across_ranks() -> None:
     single = evaluate(PatchSegmentor(NUM_CLASSES), _batches(), num_classes=NUM_CLASSES)
     fabric = Fabric(accelerator="cpu", devices=2, strategy="ddp_spawn")
-    confusion, images = fabric.launch(_evaluate_on_rank)
+    confusion, images, capped = fabric.launch(_evaluate_on_rank)
     assert images == 5
+    assert capped == 3  # eval.max_images is global: 3 images over both ranks
     assert confusion == [list(row) for row in single.confusion]
     assert sum(map(sum, confusion)) == 5 * 28 * 32  # every valid pixel once, none twice
 
@@ -46,3 +54,6 @@ def test_rank_shards_cover_every_item_once() -> None:
     shards = [list(rank_shard(items, rank, 3)) for rank in range(3)]
     assert sorted(item for shard in shards for item in shard) == items
     assert rank_shard(items, 0, 1) is items
+    capped = [list(rank_shard(items, rank, 3, max_images=4)) for rank in range(3)]
+    assert capped == [[0, 3], [1], [2]]
+    assert list(rank_shard(items, 0, 1, max_images=2)) == [0, 1]

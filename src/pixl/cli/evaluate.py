@@ -38,15 +38,30 @@ def run(args: argparse.Namespace) -> int:
     from pixl.config import load_config
     from pixl.engine import load_for_inference
     from pixl.evaluation import render_table
-    from pixl.evaluation.runner import InferenceSettings, evaluate_config, start_fabric
+    from pixl.evaluation.runner import (
+        InferenceSettings,
+        evaluate_config,
+        start_fabric,
+        stop_distributed,
+    )
 
     config = load_config(args.config, args.overrides)
     settings = InferenceSettings.from_config(config, args.mode)
     fabric = start_fabric(args.accelerator, args.devices)
-    _, model = load_for_inference(args.checkpoint, map_location=fabric.device)
-    report = evaluate_config(
-        model, config, source=args.checkpoint, split=args.split, settings=settings, fabric=fabric
-    )
+    done = False
+    try:
+        _, model = load_for_inference(args.checkpoint, map_location=fabric.device)
+        report = evaluate_config(
+            model,
+            config,
+            source=args.checkpoint,
+            split=args.split,
+            settings=settings,
+            fabric=fabric,
+        )
+        done = True
+    finally:  # every rank leaves DDP cleanly (after a barrier only if all of them got here)
+        stop_distributed(barrier=done)
     if fabric.is_global_zero:
         split = args.split or config.data.val.split
         output = (

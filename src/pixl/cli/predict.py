@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -39,9 +40,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pixl.engine import load_for_inference
-    from pixl.evaluation.runner import InferenceSettings, predict_files
+    from pixl.evaluation.runner import (
+        InferenceSettings,
+        check_device,
+        check_separate,
+        predict_files,
+    )
 
-    config, model = load_for_inference(args.checkpoint, map_location=args.device)
+    device = check_device(args.device)
+    check_separate(args.input, args.output)  # before the model is loaded: fail fast
+    config, model = load_for_inference(args.checkpoint, map_location=device)
+    failed: list[str] = []
     written = predict_files(
         model,
         config,
@@ -51,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
         weights=args.checkpoint,
         settings=InferenceSettings.from_config(config, args.mode),
         legend=args.legend,
+        failed=failed,
     )
     print(f"{len(written)} {args.format} predictions written to {args.output}")
+    for problem in failed:
+        print(f"problem: {problem}", file=sys.stderr)
+    if failed:
+        print(
+            f"error: {len(failed)} of {len(failed) + len(written)} images failed", file=sys.stderr
+        )
+        return 1
     return 0

@@ -179,16 +179,40 @@ def _paths(root: Path, split: str, index: int) -> tuple[str, Path, Path]:
     return name, image, label
 
 
-def _make_one(args: tuple[Path, str, int, int, int]) -> tuple[str, dict[int, int], bool]:
+def _make_one(
+    args: tuple[Path, str, int, int, int],
+) -> tuple[str, dict[int, int], bool, list[str]]:
+    """Render one scene; files already there are decoded and checked, a bad one is written again
+    (generation is deterministic) and reported as a problem."""
     root, split, index, seed, size = args
     name, image_path, label_path = _paths(root, split, index)
     rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
     image, label = render_scene(_DOMAIN[split], rng, size)
+    problems = [
+        problem
+        for problem in (_check_file(image_path, image), _check_file(label_path, label))
+        if problem is not None
+    ]
     written = not (image_path.is_file() and label_path.is_file())
-    if written:
+    if written or problems:
         write_rgb_atomic(image_path, image)
         write_png_atomic(label_path, label)
-    return name, count_classes(label, len(DIGIT_CLASSES)), written
+    return name, count_classes(label, len(DIGIT_CLASSES)), written, problems
+
+
+def _check_file(path: Path, expected: np.ndarray) -> str | None:
+    """Why an existing file differs from what this generator writes (``None``: fine or absent)."""
+    if not path.is_file():
+        return None
+    flag = cv2.IMREAD_COLOR if expected.ndim == 3 else cv2.IMREAD_UNCHANGED
+    data = cv2.imread(str(path), flag)
+    if data is None:
+        return f"{path}: cannot decode (corrupt or truncated); written again"
+    if expected.ndim == 3:
+        data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    if data.shape != expected.shape or not np.array_equal(data, expected):
+        return f"{path}: differs from the scene of its seed; written again"
+    return None
 
 
 def is_current(root: str | Path) -> bool:
@@ -299,8 +323,9 @@ def generate_digit_scenes(
             results = list(
                 track(mapped, total=len(split_jobs), description=label, disable=not progress)
             )
-            report.converted += sum(r[2] for r in results)
-            report.skipped += sum(not r[2] for r in results)
+            report.converted += sum(r[2] or bool(r[3]) for r in results)
+            report.skipped += sum(not r[2] and not r[3] for r in results)
+            report.problems += [problem for r in results for problem in r[3]]
             stats = build_stats(
                 "digits", split, len(DIGIT_CLASSES), [(r[0], r[1]) for r in results]
             )

@@ -119,9 +119,16 @@ def train_loader(
 
 
 def val_loader(
-    spec: DatasetSpec, *, batch_size: int, num_workers: int, rank: int, world_size: int
+    spec: DatasetSpec,
+    *,
+    batch_size: int,
+    num_workers: int,
+    rank: int,
+    world_size: int,
+    max_images: int | None = None,
 ) -> DataLoader:
-    """The labelled validation split, full images, this rank's disjoint share (no padding)."""
+    """The labelled validation split, full images, this rank's disjoint share (no padding) of
+    its first ``max_images`` images (a global cap: all ranks together score that many)."""
     from pixl.data import build_dataset
 
     dataset = build_dataset(
@@ -134,7 +141,8 @@ def val_loader(
         labelled=True,
         subset_file=spec.subset_file,
     )
-    shard = Subset(dataset, list(range(rank, len(dataset), world_size)))
+    end = len(dataset) if max_images is None else min(len(dataset), max_images)
+    shard = Subset(dataset, list(range(rank, end, world_size)))
     # Its own generator: evaluating never draws from the global RNG (resuming stays exact).
     return DataLoader(
         shard,

@@ -151,7 +151,6 @@ class Trainer:
                 fabric=fabric if fabric.world_size > 1 else None,
                 class_names=info.class_names,
                 subsets=info.eval_subsets,
-                max_images=ev.max_images,
             )
         self.last_report = report
         for callback in self.callbacks:
@@ -319,6 +318,7 @@ class Trainer:
             num_workers=t.num_workers,
             rank=fabric.global_rank,
             world_size=fabric.world_size,
+            max_images=cfg.eval.max_images,  # global: all ranks together score that many
         )
         self.val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
 

@@ -66,7 +66,8 @@ def evaluate(
 
     The confusion matrix is summed over the split, then over ranks (``fabric.all_reduce``), so each
     rank returns the same report. Predictions are made at the label's size (logits resized
-    bilinearly). ``max_images`` stops each rank after that many images. The model is put in eval
+    bilinearly). ``max_images`` stops this loader after that many images (a global cap
+    under DDP is a capped dataset before sharding: ``runner.rank_shard(..., max_images)``). The model is put in eval
     mode and given back in the mode it came in.
     """
     check_num_classes(model, num_classes, "model")

@@ -21,7 +21,7 @@ from pixl.data import dataset_info
 from pixl.data.dataset import SegmentationDataset, build_dataset
 from pixl.data.io import read_image
 from pixl.data.transforms import normalize_image, resize_pair
-from pixl.errors import ConfigError
+from pixl.errors import ConfigError, DataError, error_line, one_line
 from pixl.evaluation.export import (
     OutputFormat,
     check_format,
@@ -102,11 +102,18 @@ def eval_subsets(config: ExperimentConfig) -> dict[str, tuple[int, ...]]:
     return subsets
 
 
-def rank_shard(dataset: Dataset[Any], rank: int, world_size: int) -> Dataset[Any]:
-    """Every ``world_size``-th item from ``rank``: each image is scored once (no sampler padding)."""
-    if world_size <= 1:
+def rank_shard(
+    dataset: Dataset[Any], rank: int, world_size: int, max_images: int | None = None
+) -> Dataset[Any]:
+    """Every ``world_size``-th item from ``rank``: each image is scored once (no sampler padding).
+
+    ``max_images`` is a global cap: the first ``max_images`` items, shared out between the ranks.
+    """
+    size = len(dataset)  # type: ignore[arg-type]
+    if world_size <= 1 and (max_images is None or max_images >= size):
         return dataset
-    return Subset(dataset, list(range(rank, len(dataset), world_size)))  # type: ignore[arg-type]
+    end = size if max_images is None else min(size, max_images)
+    return Subset(dataset, list(range(rank, end, world_size)))
 
 
 def evaluate_config(
@@ -126,8 +133,9 @@ def evaluate_config(
     settings = settings or InferenceSettings.from_config(config)
     dataset: Dataset[Any] = eval_dataset(config.data.val, split)
     reducer: AllReducer | None = None
+    rank, world_size = (fabric.global_rank, fabric.world_size) if fabric else (0, 1)
+    dataset = rank_shard(dataset, rank, world_size, config.eval.max_images)  # a global cap
     if fabric is not None:
-        dataset = rank_shard(dataset, fabric.global_rank, fabric.world_size)
         model = model.to(fabric.device)
         reducer = fabric
     loader = DataLoader(dataset, batch_size=config.eval.batch_size, num_workers=num_workers)
@@ -141,8 +149,53 @@ def evaluate_config(
         fabric=reducer,
         class_names=info.class_names,
         subsets=eval_subsets(config),
-        max_images=config.eval.max_images,
     )
+
+
+def check_device(name: str) -> torch.device:
+    """``--device`` as a torch device that exists here, or one ``ConfigError`` line."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {name}: not a device (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"--device {name}: no CUDA device is available here (use cpu)")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name}: only {count} CUDA device(s) here")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: MPS is not available here (use cpu)")
+    return device
+
+
+def check_separate(source: Path, output_dir: Path) -> None:
+    """Refuse an output folder that would overwrite the inputs or be read as input next time."""
+    src, out = source.resolve(), output_dir.resolve()
+    if not src.exists():
+        return  # list_images says so
+    if src.is_file():
+        if src.suffix.lower() == ".png" and out == src.parent:
+            raise ConfigError(
+                f"--output {output_dir}: the prediction would replace the input {source}; "
+                "choose another folder"
+            )
+        return
+    if out == src:
+        raise ConfigError(
+            f"--output {output_dir} is the --input folder: the predictions would replace the "
+            "images; choose another folder"
+        )
+    if out.is_relative_to(src):
+        raise ConfigError(
+            f"--output {output_dir} is inside --input {source}: a later run would predict the "
+            "predictions; choose a folder outside it"
+        )
+    if src.is_relative_to(out):
+        raise ConfigError(
+            f"--input {source} is inside --output {output_dir}: predictions would be written "
+            "among the images; choose a folder outside it"
+        )
 
 
 def predict_files(
@@ -155,41 +208,50 @@ def predict_files(
     weights: str,
     settings: InferenceSettings | None = None,
     legend: bool = True,
+    failed: list[str] | None = None,
 ) -> list[Path]:
     """Predict every image of ``source`` (file or folder) at its original size and write ``fmt``.
 
     Images are resized like the val data (``data.val.resize``) before the model; the logits are
     resized back to the original size before the argmax. ``weights`` names the model in errors.
     ``legend``: the colour and overlay pictures carry the legend of the classes they show.
+    The output never overlaps the input (``check_separate``). With a ``failed`` list, an image
+    that cannot be read is noted there (one line each) and the rest are predicted.
     """
     info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, weights)
     check_format(fmt, info.num_classes)
     settings = settings or InferenceSettings.from_config(config)
+    check_separate(source, output_dir)
     root, images = list_images(source)
+    output_dir.mkdir(parents=True, exist_ok=True)  # an unusable output fails before any work
     device = next(model.parameters()).device
+    names = info.class_names if legend else None
     written = []
     model.eval()
     for image_path in images:
-        image = read_image(image_path)
-        resized, _ = resize_pair(image, None, config.data.val.resize or image.shape[:2])
-        batch = normalize_image(resized)[None].to(device)
-        labels = predict_labels(
-            model,
-            batch,
-            mode=settings.mode,
-            window=settings.window,
-            stride=settings.stride,
-            size=image.shape[:2],
-        )
-        prediction = labels[0].cpu().numpy().astype(np.uint8)
-        target = prediction_path(image_path, root, output_dir)
-        names = info.class_names if legend else None
-        written.append(
-            save_prediction(
-                prediction, target, fmt, palette=info.palette, image=image, class_names=names
+        try:
+            image = read_image(image_path)
+            resized, _ = resize_pair(image, None, config.data.val.resize or image.shape[:2])
+            labels = predict_labels(
+                model,
+                normalize_image(resized)[None].to(device),
+                mode=settings.mode,
+                window=settings.window,
+                stride=settings.stride,
+                size=image.shape[:2],
             )
-        )
+            prediction = labels[0].cpu().numpy().astype(np.uint8)
+            target = prediction_path(image_path, root, output_dir)
+            written.append(
+                save_prediction(
+                    prediction, target, fmt, palette=info.palette, image=image, class_names=names
+                )
+            )
+        except DataError as error:  # a bad input; a failing output stops (OSError) at once
+            if failed is None:
+                raise
+            failed.append(error_line(error))
     return written
 
 
@@ -197,11 +259,17 @@ def start_fabric(accelerator: str = "auto", devices: int = 1) -> Any:
     """Lightning Fabric for inference: one device, or DDP over ``devices`` (Fabric starts the other
     processes itself; under ``torchrun`` / SLURM it joins the launched ones)."""
     from lightning_fabric import Fabric  # imported here: only the CLI's eval needs it
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
 
     if devices < 1:
         raise ConfigError(f"--devices: expected a positive number of devices, got {devices}")
     strategy = "ddp" if devices > 1 else "auto"
-    fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
+    try:
+        fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
+    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
+        raise ConfigError(
+            f"--accelerator {accelerator} --devices {devices}: cannot run here ({one_line(error)})"
+        ) from None
     fabric.launch()
     return fabric
 
