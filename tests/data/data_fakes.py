@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -9,6 +10,8 @@ import numpy as np
 from PIL import Image
 
 from pixl.data.info import CITYSCAPES_PALETTE
+from pixl.data.kinds import get_kind
+from pixl.data.layouts import Record
 
 SIZE = (32, 64)  # (height, width)
 CITYSCAPES_IDS = np.arange(0, 34)
@@ -77,3 +80,39 @@ def make_synthia(root: Path, count: int = 4, seed: int = 0) -> dict[str, np.ndar
         cv2.imwrite(str(root / "GT" / "LABELS" / f"{stem}.png"), bgr)
         raws[stem] = raw
     return raws
+
+
+MAKERS = {"gta5": make_gta5, "synthia": make_synthia, "cityscapes": make_cityscapes}
+OUTSIDE = {"gta5": 200, "synthia": 40, "cityscapes": 200}  # ids no table entry has
+
+
+def write_raw(kind: str, path: Path, ids: np.ndarray) -> None:
+    """A raw label in the kind's own encoding."""
+    if kind == "gta5":  # palette PNG, pixel value = Cityscapes id
+        image = Image.fromarray(ids.astype(np.uint8), mode="P")
+        palette = [v for color in CITYSCAPES_PALETTE for v in color]
+        image.putpalette(palette + [0] * (768 - len(palette)))
+        image.save(path)
+    elif kind == "synthia":  # 16-bit, class id in the red channel
+        bgr = np.zeros((*ids.shape, 3), dtype=np.uint16)
+        bgr[:, :, 2] = ids
+        cv2.imwrite(str(path), bgr)
+    else:
+        cv2.imwrite(str(path), ids.astype(np.uint8))
+
+
+def defective_release(kind: str, root: Path) -> tuple[list[Record], np.ndarray, np.ndarray]:
+    """The kind's fake with: record 0 some ids outside the table, record 1 a half-size label,
+    record 2 no label, and a label with no image. Returns the train records and both raw labels."""
+    MAKERS[kind](root)
+    split = get_kind(kind).splits_to_prepare(root)[0]
+    records = get_kind(kind).records(root, split)
+    first = np.zeros(SIZE, dtype=np.int64) + 7  # 7: road in both tables
+    first[:8] = OUTSIDE[kind]
+    write_raw(kind, records[0].raw_label, first)
+    small = np.kron(np.array([[7, 8], [11, 7]]), np.ones((SIZE[0] // 4, SIZE[1] // 4), int))
+    write_raw(kind, records[1].raw_label, small)  # half of the image's height and width
+    records[2].raw_label.unlink()
+    orphan = records[3].raw_label.with_name("zz_orphan" + records[3].raw_label.name)
+    shutil.copy(records[3].raw_label, orphan)
+    return records, first, small

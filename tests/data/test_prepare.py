@@ -143,7 +143,7 @@ def test_bad_files_are_reported_and_the_rest_converted(tmp_path: Path) -> None:
     cv2.imwrite(str(labels / "00003.png"), np.zeros((16, 16), np.uint8))  # wrong size
     cv2.imwrite(str(labels / "00004.png"), np.full((32, 64), 200, np.uint8))  # id not in table
     (labels / "00005.png").unlink()  # missing label
-    report = prepare_dataset("gta5", tmp_path, workers=1)
+    report = prepare_dataset("gta5", tmp_path, workers=1, strict=True)
     assert report.converted == 1 and len(report.problems) == 5
     for stem, words in [
         ("00001", "corrupt"),
@@ -178,7 +178,7 @@ def test_cli_prepare_exit_codes(tmp_path: Path, capsys) -> None:
     next(tmp_path.glob("gtFine/val/*/*_labelTrainIds.png")).unlink()
     for path in tmp_path.glob("gtFine/val/*/*_labelTrainIds.png"):
         path.unlink()
-    assert main(["data", "prepare", "cityscapes", str(tmp_path), "--no-progress"]) == 1
+    assert main(["data", "prepare", "cityscapes", str(tmp_path), "--no-progress", "--strict"]) == 1
     err = capsys.readouterr().err
     assert f"problem: {bad}: label ids [99]" in err
     assert main(["data", "prepare", "gta5", str(tmp_path / "none")]) == 2

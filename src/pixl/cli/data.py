@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     prepare.add_argument("--seed", type=int, default=0, help="DigitScenes generation seed")
     prepare.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    prepare.add_argument(
+        "--strict",
+        action="store_true",
+        help="label ids outside the table, label/image size mismatches and images without a "
+        "label are problems (default: mapped to ignore, resized, left out; each warned)",
+    )
     prepare.set_defaults(handler=run_prepare)
 
 
@@ -62,7 +68,12 @@ def run_prepare(args: argparse.Namespace) -> int:
     from pixl.data import prepare_dataset
 
     report = prepare_dataset(
-        args.kind, args.root, workers=args.workers, seed=args.seed, progress=not args.no_progress
+        args.kind,
+        args.root,
+        workers=args.workers,
+        seed=args.seed,
+        progress=not args.no_progress,
+        strict=args.strict,
     )
     done = (
         f"{report.checked} images checked"
@@ -75,6 +86,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     )
     for path in report.stats_files:
         print(f"class statistics: {path}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for problem in report.problems:
         print(f"problem: {problem}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -15,6 +15,7 @@ from pixl.data.io import read_image
 from pixl.data.kinds import get_kind
 from pixl.data.layouts import Record
 from pixl.data.splits import read_subset
+from pixl.data.stats import class_stats_path, load_stats
 from pixl.data.transforms import (
     label_tensor,
     normalize_image,
@@ -130,6 +131,15 @@ def _check_size(name: str, size: Any) -> tuple[int, int] | None:
     return values  # type: ignore[return-value]
 
 
+def without_left_out(records: list[Record], root: Path, split: str) -> list[Record]:
+    """The records minus the images ``pixl data prepare`` left out of the split (no label)."""
+    path = class_stats_path(root, split)
+    if not path.is_file():
+        return records
+    left_out = load_stats(path).left_out
+    return [r for r in records if r.name not in left_out] if left_out else records
+
+
 def build_dataset(
     kind: str,
     root: str | Path,
@@ -168,6 +178,7 @@ def build_dataset(
             )
         records = [by_name[name] for name in keep]
     if labelled:
+        records = without_left_out(records, root, split)
         missing = [r.label for r in records if not r.label.is_file()]
         if missing:
             raise DataError(

@@ -164,16 +164,19 @@ def prepare_dataset(
     workers: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    strict: bool = False,
 ) -> PrepareReport:
     """Check, convert and count ``kind`` at ``root`` (DigitScenes is generated instead).
 
     Raises ``DataError`` for a missing root or folder (listing all missing folders) or an empty
     split; problems with single files are collected in the report and the run goes on.
+    ``strict``: label ids outside the table, label sizes that differ from the image's and images
+    without a label are problems too (by default: ignore, resized, left out; see the warnings).
     """
     start = time.perf_counter()
     descriptor = get_kind(kind)
     workers = default_workers() if workers is None else max(1, int(workers))
-    report = descriptor.prepare(Path(root), PrepareOptions(workers, seed, progress))
+    report = descriptor.prepare(Path(root), PrepareOptions(workers, seed, progress, strict))
     report.seconds = time.perf_counter() - start
     return report
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import cv2
 import numpy as np
 from rich.progress import track
 
+from pixl.core import IGNORE_INDEX
 from pixl.data.descriptor import DatasetKind
 from pixl.data.io import PART_SUFFIX, image_size, write_png_atomic
 from pixl.data.layouts import Record, check_layout, orphan_labels
@@ -33,26 +35,49 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class FileResult:
-    """One image's outcome: its class counts (None on a problem), the problem, whether written."""
+    """One image's outcome: its class counts (None on a problem or when left out), the problem,
+    whether written, and what tolerance fixed (ids mapped to ignore, a resize, left out)."""
 
     name: str
     counts: dict[int, int] | None
     problem: str | None
     converted: bool
+    outside: dict[int, int] = field(default_factory=dict)
+    """Raw ids outside the label table -> pixels, mapped to ignore."""
+    resized: str | None = None
+    """``label HxW -> image HxW`` when the label was brought to the image's size."""
+    left_out: str | None = None
+    """Why the image is left out of the split (no label)."""
 
 
-def convert_label(kind: DatasetKind, raw: np.ndarray, path: Path) -> np.ndarray:
-    """Map raw ids to train ids with the kind's table; unknown ids raise ``DataError``.
+def convert_label(
+    kind: DatasetKind, raw: np.ndarray, path: Path, *, strict: bool = True
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Map raw ids to train ids with the kind's table. Ids outside it raise ``DataError`` when
+    ``strict``, else become ignore (as the reference GTA5/SYNTHIA converters do) and are returned
+    with their pixel counts.
 
-    Shape: [H, W] int -> [H, W] uint8.
+    Shape: [H, W] int -> ([H, W] uint8, {raw id: pixels}).
     """
     table = kind.label_table
     assert table is not None, f"{kind.name} has no label table"
-    values = np.unique(raw)
-    bad = [int(v) for v in values if v < 0 or v >= len(table) or table[v] < 0]
-    if bad:
-        raise DataError(f"{path}: label ids {bad[:8]} are outside the {kind.name} label table")
-    return table[raw].astype(np.uint8)
+    values, counts = np.unique(raw, return_counts=True)
+    outside = {
+        int(v): int(n) for v, n in zip(values, counts, strict=True)
+        if v < 0 or v >= len(table) or table[v] < 0
+    }  # fmt: skip
+    if outside and strict:
+        raise DataError(
+            f"{path}: label ids {list(outside)[:8]} are outside the {kind.name} label table"
+        )
+    if not outside:
+        return table[raw].astype(np.uint8), {}
+    inside = (raw >= 0) & (raw < len(table))
+    train_ids = np.full(raw.shape, IGNORE_INDEX, dtype=np.uint8)
+    mapped = table[np.where(inside, raw, 0)]
+    keep = inside & (mapped >= 0)
+    train_ids[keep] = mapped[keep]
+    return train_ids, outside
 
 
 def check_size(record: Record, label: np.ndarray, label_path: Path) -> None:
@@ -65,7 +90,21 @@ def check_size(record: Record, label: np.ndarray, label_path: Path) -> None:
         )
 
 
-def _convert_one(kind: DatasetKind, record: Record) -> FileResult:
+def fit_to_image(record: Record, label: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """The label brought to its image's size with nearest-neighbour resizing, as the reference
+    pipelines do (mmseg resizes a GTA5 label to its image); returns what changed or None.
+
+    Shape: [h, w] -> [H, W] of the image.
+    """
+    height, width = image_size(record.image)
+    if label.shape == (height, width):
+        return label, None
+    resized = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+    change = f"label {label.shape[0]}x{label.shape[1]} -> image {height}x{width}"
+    return resized, change
+
+
+def _convert_one(kind: DatasetKind, record: Record, strict: bool = True) -> FileResult:
     num_classes = kind.info().num_classes
     if record.label.is_file():
         try:
@@ -73,16 +112,28 @@ def _convert_one(kind: DatasetKind, record: Record) -> FileResult:
             return FileResult(record.name, counts, None, False)
         except DataError:
             pass  # unreadable output: convert again
+    if record.raw_label is None or not record.raw_label.is_file():
+        missing = f"{record.raw_label}: label missing for image {record.image.name}"
+        if strict:
+            return FileResult(record.name, None, missing, False)
+        try:
+            image_size(record.image)
+        except DataError as error:  # a corrupt image stays a problem
+            return FileResult(record.name, None, str(error), False)
+        return FileResult(record.name, None, None, False, left_out="no label")
     try:
-        if record.raw_label is None or not record.raw_label.is_file():
-            raise DataError(f"{record.raw_label}: label missing for image {record.image.name}")
         raw = kind.read_raw_label(record.raw_label)
-        check_size(record, raw, record.raw_label)
-        train_ids = convert_label(kind, raw, record.raw_label)
+        resized = None
+        if strict:
+            check_size(record, raw, record.raw_label)
+        else:
+            raw, resized = fit_to_image(record, raw)
+        train_ids, outside = convert_label(kind, raw, record.raw_label, strict=strict)
         write_png_atomic(record.label, train_ids)
     except DataError as error:
         return FileResult(record.name, None, str(error), False)
-    return FileResult(record.name, count_classes(train_ids, num_classes), None, True)
+    counts = count_classes(train_ids, num_classes)
+    return FileResult(record.name, counts, None, True, outside, resized)
 
 
 def _star(args: tuple[Callable[..., R], tuple]) -> R:
@@ -136,28 +187,69 @@ def record_split(
     """Add a split's outcome to ``report``; write its class statistics when it has no problem."""
     report.problems.extend(problems)
     report.converted += sum(r.converted for r in results)
-    report.skipped += sum(r.problem is None and not r.converted for r in results)
+    report.skipped += sum(
+        r.problem is None and r.left_out is None and not r.converted for r in results
+    )
+    report.warnings.extend(tolerance_warnings(kind.name, split, results))
+    report.resized += [f"{split}/{r.name}" for r in results if r.resized]
+    report.left_out += [f"{split}/{r.name}" for r in results if r.left_out]
     if not problems:  # statistics only of a complete, clean split
         counts = [(r.name, r.counts) for r in results if r.counts is not None]
+        left_out = {r.name: r.left_out for r in results if r.left_out}
         path = class_stats_path(root, split)
-        save_stats(build_stats(kind.name, split, num_classes, counts), path)
+        save_stats(build_stats(kind.name, split, num_classes, counts, left_out), path)
         report.stats_files.append(path)
 
 
+def tolerance_warnings(kind: str, split: str, results: list[FileResult]) -> list[str]:
+    """One line for all ids mapped to ignore, one per resized label, one per image left out."""
+    lines = []
+    outside: dict[int, int] = {}
+    files = 0
+    for r in results:
+        files += bool(r.outside)
+        for value, pixels in r.outside.items():
+            outside[value] = outside.get(value, 0) + pixels
+    if outside:
+        ids = ", ".join(f"{v} ({n} px)" for v, n in sorted(outside.items())[:12])
+        more = "" if len(outside) <= 12 else f" and {len(outside) - 12} more"
+        lines.append(
+            f"{kind} {split}: {sum(outside.values())} pixels in {files} labels have ids outside "
+            f"the label table, mapped to ignore: {ids}{more}"
+        )
+    lines += [f"{kind} {split}/{r.name}: {r.resized} (nearest)" for r in results if r.resized]
+    lines += [
+        f"{kind} {split}/{r.name}: {r.left_out}; left out of the split"
+        for r in results
+        if r.left_out
+    ]
+    return lines
+
+
 def convert_official(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:
-    """Prepare step of Cityscapes, GTA5 and SYNTHIA: convert raw labels, count classes."""
+    """Prepare step of Cityscapes, GTA5 and SYNTHIA: convert raw labels, count classes.
+
+    Not ``strict`` (the default), the release as shipped is taken as the reference converters
+    take it: ids outside the table become ignore, a label of another size is resized to its
+    image (nearest), an image without a label is left out of the split and a label without an
+    image is passed over, each reported as a warning.
+    """
     splits = kind.splits_to_prepare(root)
     check_layout(kind.layout, kind.name, root, splits)
     report = PrepareReport(kind.name, root)
     for split in splits:
         records = kind.records(root, split)
         remove_stale_parts(records)
-        jobs = [(kind, r) for r in records]
+        jobs = [(kind, r, options.strict) for r in records]
         results = map_files(_convert_one, jobs, options, f"{kind.name} {split}")
         problems = [r.problem for r in results if r.problem]
-        problems += [
+        orphans = [
             f"{p}: label has no matching image"
             for p in orphan_labels(kind.layout, kind.name, root, split)
         ]
+        if options.strict:
+            problems += orphans
+        else:
+            report.warnings += [f"{kind.name} {split}: {line}; passed over" for line in orphans]
         record_split(kind, root, split, kind.info().num_classes, results, problems, report)
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,8 @@ class ClassStats:
     split: str
     num_classes: int
     images: dict[str, dict[int, int]]
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Images prepare left out of the split (stem -> why, e.g. no label); loaders skip them."""
 
     @property
     def pixel_counts(self) -> np.ndarray:
@@ -54,13 +56,18 @@ class ClassStats:
             "num_classes": self.num_classes,
             "pixel_counts": self.pixel_counts.tolist(),
             "images": {k: {str(c): n for c, n in v.items()} for k, v in self.images.items()},
+            "left_out": dict(sorted(self.left_out.items())),
         }
 
 
 def build_stats(
-    kind: str, split: str, num_classes: int, items: Iterable[tuple[str, dict[int, int]]]
+    kind: str,
+    split: str,
+    num_classes: int,
+    items: Iterable[tuple[str, dict[int, int]]],
+    left_out: dict[str, str] | None = None,
 ) -> ClassStats:
-    return ClassStats(kind, split, num_classes, dict(sorted(items)))
+    return ClassStats(kind, split, num_classes, dict(sorted(items)), dict(left_out or {}))
 
 
 def save_stats(stats: ClassStats, path: str | Path) -> None:
@@ -82,6 +89,7 @@ def load_stats(path: str | Path) -> ClassStats:
             name: {int(c): int(n) for c, n in counts.items()}
             for name, counts in raw["images"].items()
         }
-        return ClassStats(raw["kind"], raw["split"], int(raw["num_classes"]), images)
+        left_out = {str(k): str(v) for k, v in raw.get("left_out", {}).items()}
+        return ClassStats(raw["kind"], raw["split"], int(raw["num_classes"]), images, left_out)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DataError(f"{path}: malformed class statistics ({error!r})") from error
