@@ -21,8 +21,8 @@ import argparse
 from ablations.runs import HRDA_OVERRIDES, seeds_of
 from ablations.store import Run
 
-STAGE2_STEPS = 400
-STAGE2_EVAL_EVERY = 100
+STAGE2_STEPS = 250
+STAGE2_EVAL_EVERY = 50
 # (temperature, weight) of PiXL measured on warm-started UDA: the paper's strength (0.1, 1), CLUDA's
 # lineage (no temperature = 1, weight 0.5), and the two in between.
 STRENGTHS = ((0.1, 1.0), (1.0, 1.0), (1.0, 0.5), (0.1, 0.1))

@@ -58,7 +58,7 @@ def test_the_entry_point_offers_every_part():
 
 
 def warm_args(**kwargs) -> argparse.Namespace:
-    return args(output_dir="runs/ablations", stage2_steps=400, **kwargs)
+    return args(output_dir="runs/ablations", stage2_steps=250, **kwargs)
 
 
 def test_stage2_runs_start_from_their_own_seeds_stage1_and_differ_only_in_pixl():
@@ -71,7 +71,7 @@ def test_stage2_runs_start_from_their_own_seeds_stage1_and_differ_only_in_pixl()
             run.overrides
         )
         assert {"pixl.start_step=0", "self_training.start_step=0"} <= set(run.overrides)
-        assert run.steps == 400 and run.stage == "stage2"
+        assert run.steps == 250 and run.stage == "stage2"
     base = next(r for r in runs if r.label == warm.WARM_UDA_BASELINE and r.seed == 0)
     pixl = [r for r in runs if r.seed == 0 and r.label != warm.WARM_UDA_BASELINE]
     for run in pixl:  # the baseline's overrides plus PiXL's strength, nothing else
