@@ -73,3 +73,43 @@ def test_every_layer_exists():
         "visualization",
         "cli",
     } <= present
+
+
+ENGINE_FILES = sorted((SRC / "engine").rglob("*.py"))
+# What asking a model for its kind looks like: method probes and HRDA's own attributes.
+MODEL_PROBES = ("hasattr(", "is_multi_resolution", "detail_crop", "context_input", "base_options")
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_the_engine_never_imports_a_model_kind(path: Path):
+    for module, line in _imports(path):
+        assert not module.startswith("pixl.models.hrda"), (
+            f"{path.relative_to(SRC)}:{line} imports {module}: the engine runs every model "
+            "through forward_train and never needs HRDA itself"
+        )
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pixl"):
+            names = {alias.name for alias in node.names}
+            assert "HRDA" not in names and "hrda" not in names, (
+                f"{path.relative_to(SRC)}:{node.lineno} imports HRDA from {node.module}"
+            )
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: str(p.relative_to(SRC)))
+def test_the_engine_never_probes_what_a_model_is(path: Path):
+    text = path.read_text()
+    for probe in MODEL_PROBES:
+        assert probe not in text, f"{path.relative_to(SRC)} contains {probe!r}"
+    tree = ast.parse(text, filename=str(path))
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            kinds = ast.unparse(node.args[1])
+            assert "model" not in kinds.lower() and "Segmentor" not in kinds, (
+                f"{path.relative_to(SRC)}:{node.lineno} isinstance(..., {kinds})"
+            )

@@ -12,9 +12,9 @@ from pixl.config.schema import PiXLConfig
 from pixl.core import labels_to_feature_resolution, pixl_loss
 from pixl.engine import Trainer
 from pixl.engine.callbacks import Callback
-from pixl.engine.tasks.base import PiXLPart, PiXLTerm, StudentForward
+from pixl.engine.tasks.base import PiXLPart, PiXLTerm
 from pixl.errors import CheckpointError
-from pixl.models import SegmentationOutput, read_state_dict
+from pixl.models import SegmentationOutput, TrainOutput, read_state_dict
 
 from .tiny import tiny_config, tiny_config_dict
 
@@ -104,11 +104,11 @@ def test_joint_group_replaces_the_per_pass_terms(tiny_digits: Path, tmp_path: Pa
         assert log["pixl_joint/joint_pixels"] + log["pixl_joint/drift_pixels"] <= 4 * 64
 
 
-def _forward(g: torch.Generator, batch: int = 2) -> StudentForward:
+def _forward(g: torch.Generator, batch: int = 2) -> TrainOutput:
     features = torch.randn(batch, 8, 4, 4, generator=g, dtype=torch.float64)
     logits = torch.randn(batch, 3, 4, 4, generator=g, dtype=torch.float64)
     out = SegmentationOutput(logits=logits, features=features)
-    return StudentForward(logits=logits, low=out)
+    return TrainOutput(logits=logits, low=out, low_images=torch.zeros(batch, 3, 16, 16))
 
 
 def test_joint_term_is_pixl_loss_of_the_concatenated_passes() -> None:

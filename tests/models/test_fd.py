@@ -7,7 +7,6 @@ from pixl.models import (
     FeatureDistance,
     build_encoder,
     masked_distance,
-    sample_detail_box,
     thing_mask,
 )
 
@@ -117,7 +116,8 @@ def test_hrda_context_features_feed_fd(images):
     fd = FeatureDistance.from_encoder(model.encoder, thing_classes=THINGS)
     labels = torch.full((2, SIZE, SIZE), 13)
     with torch.no_grad():
-        out = model.forward_train(images, sample_detail_box(SIZE, SIZE))
+        out = model.forward_train(images, torch.Generator().manual_seed(0))
     # The context branch saw the downscaled crop; the full-resolution labels are pooled to its grid.
-    loss = fd(model.context_input(images), labels, out.context.deep_features)
+    assert out.low_images.shape[-1] == SIZE // 2
+    loss = fd(out.low_images, labels, out.low.deep_features)
     assert loss.item() == 0.0

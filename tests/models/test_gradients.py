@@ -46,7 +46,7 @@ def test_every_parameter_of_hrda_gets_a_gradient():
     # spatial reduction), so attention is constant and its queries get no gradient.
     model = tiny_model("hrda", base_options={**MIT, "dropout": 0.0}).train()
     images = torch.randn(2, 3, 2 * SIZE, 2 * SIZE)
-    out = model.forward_train(images, Box(32, 16, 64, 64))
+    out = model.forward_box(images, Box(32, 16, 64, 64))
     labels = targets(2, SIZE // 2)
     loss = F.cross_entropy(out.fused_logits, labels)
     loss = loss + 0.1 * F.cross_entropy(out.detail.logits, labels[:, 8:24, 4:20])

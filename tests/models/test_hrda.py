@@ -65,11 +65,11 @@ def test_fuse_scales_refuses_off_grid_boxes():
 
 
 @pytest.mark.parametrize("key", ["hrda", "hrda-deeplab"])
-def test_forward_train_fuses_context_outside_the_box(key, images):
+def test_forward_box_fuses_context_outside_the_box(key, images):
     model = tiny_model(key).eval()
     box = Box(top=8, left=24, height=32, width=32)
     with torch.no_grad():
-        out = model.forward_train(images, box)
+        out = model.forward_box(images, box)
     assert isinstance(out, HRDAOutput) and out.box == box
     grid = SIZE // 4
     assert out.fused_logits.shape == out.attention.shape == (2, NUM_CLASSES, grid, grid)
@@ -83,13 +83,13 @@ def test_forward_train_fuses_context_outside_the_box(key, images):
     assert torch.all((inside > 0) & (inside < 1))
 
 
-def test_forward_train_depends_only_on_the_box_passed(images):
+def test_forward_box_depends_only_on_the_box_passed(images):
     model = tiny_model("hrda").eval()
     first, second = Box(0, 0, 32, 32), Box(32, 32, 32, 32)
     with torch.no_grad():
-        a = model.forward_train(images, first)
-        model.forward_train(images, second)
-        again = model.forward_train(images, first)
+        a = model.forward_box(images, first)
+        model.forward_box(images, second)
+        again = model.forward_box(images, first)
     torch.testing.assert_close(a.fused_logits, again.fused_logits)
     # The detail branch sees exactly the crop: same as running the base on it.
     with torch.no_grad():
@@ -120,4 +120,4 @@ def test_boxes_outside_the_crop_are_refused(images):
     model = tiny_model("hrda")
     for box in (Box(48, 0, 32, 32), Box(-8, 0, 32, 32)):
         with pytest.raises(ValueError, match="exceeds"):
-            model.forward_train(images, box)
+            model.forward_box(images, box)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
 
 import torch
 from torch import nn
@@ -32,22 +31,11 @@ def build_model(config: ExperimentConfig) -> nn.Module:
         raise ConfigError(f"model.options: {error}") from None
 
 
-def encoder_weights(options: dict[str, Any]) -> Any:
-    """The encoder's initial weights named in the model options (HRDA: in its base options)."""
-    if "encoder_weights" in options:
-        return options["encoder_weights"]
-    return (
-        encoder_weights(dict(options.get("base_options") or {}))
-        if "base_options" in options
-        else None
-    )
-
-
 def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:
     """A frozen copy of the freshly initialised encoder, or None (FD off, with a warning why)."""
     if not (config.task == "uda" and config.fd.enabled):
         return None
-    if encoder_weights(config.model.options) is None:
+    if model.feature_distance_weights is None:
         warnings.warn(
             "fd.enabled is true but the encoder starts without ImageNet weights "
             "(model.options encoder_weights is null); the feature distance is off for this run",

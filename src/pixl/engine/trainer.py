@@ -40,7 +40,6 @@ from pixl.engine.optim import build_optimizer, build_scheduler
 from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
 from pixl.engine.signals import StopRequest, agreed_stop, signal_name
 from pixl.engine.tasks import StepOutput, TrainBatch
-from pixl.engine.tasks.base import is_multi_resolution
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
 from pixl.evaluation import EvalReport, evaluate
@@ -240,8 +239,7 @@ class Trainer:
         optimizer = build_optimizer(groups, cfg.optim)
         self.scheduler = build_scheduler(optimizer, self.max_steps, cfg.optim)
         model, self.optimizer = fabric.setup(raw_model, optimizer)
-        if is_multi_resolution(raw_model):
-            model.mark_forward_method("forward_train")
+        model.mark_forward_method("forward_train")  # every segmentor's training pass
         self.model, self.raw_model = model, raw_model
         teacher = None
         if cfg.task != "supervised":

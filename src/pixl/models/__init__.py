@@ -9,7 +9,7 @@ from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
 from pixl.models.registry import create_model, list_models, model_options
-from pixl.models.types import Box, HRDAOutput, SegmentationOutput
+from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 from pixl.models.weights import (
     LoadReport,
     load_pretrained,
@@ -29,6 +29,7 @@ __all__ = [
     "LoadReport",
     "SegmentationOutput",
     "Segmentor",
+    "TrainOutput",
     "build_encoder",
     "create_model",
     "fuse_scales",

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import torch
 from torch import Tensor, nn
 
 from pixl.models.encoders import encode_levels, level_channels
-from pixl.models.types import SegmentationOutput
+from pixl.models.types import SegmentationOutput, TrainOutput
 
 
 class Segmentor(nn.Module):
     """Encoder + decoder + 1x1 classifier at stride 4.
 
     Subclasses build ``self.decoder`` (levels -> embedding [B, D, H/4, W/4]) and set
-    ``feature_dim``; this class owns the classifier and the forward.
+    ``feature_dim``; this class owns the classifier, the forward and the training pass.
+    ``encoder_weights`` names the weights the encoder started from (None: random init).
     """
 
     num_classes: int
@@ -21,9 +25,18 @@ class Segmentor(nn.Module):
     size_divisor: int = 1
     """Input sides must be multiples of this (inference pads to it; 1: any size)."""
 
-    def __init__(self, encoder: nn.Module, num_classes: int, feature_dim: int, dropout: float):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        num_classes: int,
+        feature_dim: int,
+        dropout: float,
+        *,
+        encoder_weights: str | Path | None = None,
+    ):
         super().__init__()
         self.encoder = encoder
+        self.encoder_weights = encoder_weights
         self.num_classes = num_classes
         self.feature_dim = feature_dim
         self.encoder_channels = level_channels(encoder)
@@ -45,3 +58,16 @@ class Segmentor(nn.Module):
 
     def forward(self, images: Tensor) -> SegmentationOutput:
         return self.decode(self.extract(images))
+
+    def forward_train(self, images: Tensor, generator: torch.Generator) -> TrainOutput:
+        """The training pass: one resolution, nothing drawn from ``generator``.
+
+        Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
+        """
+        out = self(images)
+        return TrainOutput(logits=out.logits, low=out, low_images=images)
+
+    @property
+    def feature_distance_weights(self) -> str | Path | None:
+        """The encoder weights the ImageNet feature distance compares against (None: no FD)."""
+        return self.encoder_weights

@@ -89,9 +89,15 @@ class DAFormer(Segmentor):
     """Encoder (MiT-B5 in the paper; any smp/timm encoder) + DAFormer decoder."""
 
     def __init__(
-        self, encoder: nn.Module, num_classes: int, embed_dim: int = 256, dropout: float = 0.1
+        self,
+        encoder: nn.Module,
+        num_classes: int,
+        embed_dim: int = 256,
+        dropout: float = 0.1,
+        *,
+        encoder_weights: str | Path | None = None,
     ):
-        super().__init__(encoder, num_classes, embed_dim, dropout)
+        super().__init__(encoder, num_classes, embed_dim, dropout, encoder_weights=encoder_weights)
         self.decoder = DAFormerDecoder(self.encoder_channels, embed_dim)
 
 
@@ -103,4 +109,10 @@ def build_daformer(
     embed_dim: int = 256,
     dropout: float = 0.1,
 ) -> DAFormer:
-    return DAFormer(build_encoder(encoder, encoder_weights), num_classes, embed_dim, dropout)
+    return DAFormer(
+        build_encoder(encoder, encoder_weights),
+        num_classes,
+        embed_dim,
+        dropout,
+        encoder_weights=encoder_weights,
+    )

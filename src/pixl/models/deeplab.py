@@ -18,9 +18,15 @@ class DeepLabV3Plus(Segmentor):
     size_divisor = 16  # the decoder upsamples stride 16 to stride 4 by exactly 4
 
     def __init__(
-        self, encoder: nn.Module, num_classes: int, embed_dim: int = 256, dropout: float = 0.1
+        self,
+        encoder: nn.Module,
+        num_classes: int,
+        embed_dim: int = 256,
+        dropout: float = 0.1,
+        *,
+        encoder_weights: str | Path | None = None,
     ):
-        super().__init__(encoder, num_classes, embed_dim, dropout)
+        super().__init__(encoder, num_classes, embed_dim, dropout, encoder_weights=encoder_weights)
         self.decoder = DeepLabV3PlusDecoder(
             encoder_channels=encoder.out_channels,
             encoder_depth=5,
@@ -51,5 +57,9 @@ def build_deeplabv3plus(
     dropout: float = 0.1,
 ) -> DeepLabV3Plus:
     return DeepLabV3Plus(
-        build_encoder(encoder, encoder_weights, output_stride=16), num_classes, embed_dim, dropout
+        build_encoder(encoder, encoder_weights, output_stride=16),
+        num_classes,
+        embed_dim,
+        dropout,
+        encoder_weights=encoder_weights,
     )

@@ -1,13 +1,14 @@
 """HRDA multi-resolution training (Hoyer et al. 2022): a downscaled context crop, a full-resolution
 detail crop, and a learned per-class scale attention that fuses them.
 
-The detail box is an argument of every call (``sample_detail_box`` draws one per batch); nothing
-about it is kept on the module.
+``forward_train(images, generator)`` draws one detail box per batch from ``generator``
+(``sample_detail_box``) and runs ``forward_box``; nothing about the box is kept on the module.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -15,9 +16,10 @@ from torch import Tensor, nn
 
 from pixl.models.base import Segmentor
 from pixl.models.daformer import DAFormerDecoder
-from pixl.models.types import Box, HRDAOutput, SegmentationOutput
+from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 
 STRIDE = 4  # output stride of every base segmentor
+DETAIL_DIVISOR = 8  # detail-box corners and sides are multiples of 8 input pixels
 
 
 def detail_size(
@@ -49,7 +51,7 @@ def sample_detail_box(
 
 def crop(images: Tensor, box: Box) -> Tensor:
     """Shape: [B, C, H, W] -> [B, C, box.height, box.width]."""
-    return images[..., box.top : box.top + box.height, box.left : box.left + box.width]
+    return box.crop(images)
 
 
 def box_mask(box: Box, size: tuple[int, int], stride: int, like: Tensor) -> Tensor:
@@ -112,7 +114,8 @@ class HRDA(nn.Module):
 
     ``forward(images)`` is inference: context on the downscaled image, detail slid over the full
     image (window = ``detail_crop`` of the input, stride half of it), fused with unmasked attention.
-    ``forward_train(images, box)`` is the training pass on one crop.
+    ``forward_train(images, generator)`` is the training pass on one crop: it draws the detail box
+    from ``generator``; ``forward_box(images, box)`` is that pass for a given box.
     """
 
     def __init__(
@@ -145,6 +148,11 @@ class HRDA(nn.Module):
     def encoder(self) -> nn.Module:
         return self.base.encoder
 
+    @property
+    def feature_distance_weights(self) -> str | Path | None:
+        """The shared encoder's initial weights (the base segmentor's): what FD compares against."""
+        return self.base.feature_distance_weights
+
     def context_input(self, images: Tensor) -> Tensor:
         """Shape: [B, 3, H, W] -> [B, 3, H*scale, W*scale] (bilinear)."""
         if self.scale == 1:
@@ -156,7 +164,30 @@ class HRDA(nn.Module):
         attention = torch.sigmoid(self.attention_classifier(self.attention_decoder(levels)))
         return self.base.decode(levels), attention
 
-    def forward_train(self, images: Tensor, box: Box) -> HRDAOutput:
+    def forward_train(self, images: Tensor, generator: torch.Generator) -> TrainOutput:
+        """One detail box for the batch from ``generator`` (its side ``detail_crop`` of the crop,
+        corners on a grid of 8 pixels), then the context + detail pass on it.
+
+        Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
+        """
+        height, width = images.shape[-2:]
+        box = sample_detail_box(
+            height, width, fraction=self.detail_crop, divisor=DETAIL_DIVISOR, generator=generator
+        )
+        out = self.forward_box(images, box)
+        return TrainOutput(
+            logits=out.fused_logits,
+            low=out.context,
+            low_images=self.context_input(images),
+            high=out.detail,
+            box=box,
+        )
+
+    def forward_box(self, images: Tensor, box: Box) -> HRDAOutput:
+        """The training pass on the given detail ``box``.
+
+        Shape: images [B, 3, H, W] -> fused logits [B, C, H/4, W/4].
+        """
         height, width = images.shape[-2:]
         if (
             min(box.top, box.left) < 0

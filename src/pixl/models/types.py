@@ -16,6 +16,13 @@ class Box:
     height: int
     width: int
 
+    def crop(self, values: Tensor) -> Tensor:
+        """The box's window of the last two dimensions.
+
+        Shape: [..., H, W] -> [..., box.height, box.width].
+        """
+        return values[..., self.top : self.top + self.height, self.left : self.left + self.width]
+
 
 @dataclass
 class SegmentationOutput:
@@ -35,7 +42,7 @@ class SegmentationOutput:
 
 @dataclass
 class HRDAOutput:
-    """What ``HRDA.forward_train(images, box)`` returns.
+    """What ``HRDA.forward_box(images, box)`` returns (``forward_train`` draws the box first).
 
     fused_logits: [B, C, H/4, W/4] attention-weighted mix of the detail and the upsampled context.
     context: output of the base segmentor on the whole crop downscaled by ``scale`` (H*s/4 grid).
@@ -49,3 +56,22 @@ class HRDAOutput:
     detail: SegmentationOutput
     attention: Tensor
     box: Box
+
+
+@dataclass
+class TrainOutput:
+    """What every segmentor's ``forward_train(images, generator)`` returns: the training pass.
+
+    logits: [B, C, H/4, W/4] the prediction the losses score (HRDA: the fused one).
+    low:    the single-resolution output (HRDA: the context branch on the downscaled crop).
+    high:   HRDA's detail output on the crop ``box`` (box/4 grid); None for single-scale models.
+    box:    the detail crop the model drew for this pass (input pixels); None without a detail branch.
+    low_images: [B, 3, h, w] the images the low branch saw (HRDA: the downscaled crop), what the
+        ImageNet feature distance feeds its frozen encoder.
+    """
+
+    logits: Tensor
+    low: SegmentationOutput
+    low_images: Tensor
+    high: SegmentationOutput | None = None
+    box: Box | None = None

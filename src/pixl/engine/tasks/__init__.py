@@ -1,6 +1,6 @@
 """Training tasks: ``training_step(batch, step=...) -> StepOutput`` for each learning setting."""
 
-from pixl.engine.tasks.base import StepOutput, StudentForward, TrainBatch
+from pixl.engine.tasks.base import StepOutput, TrainBatch
 from pixl.engine.tasks.semi import SemiSupervisedTask
 from pixl.engine.tasks.supervised import SupervisedTask
 from pixl.engine.tasks.uda import UDATask
@@ -8,7 +8,6 @@ from pixl.engine.tasks.uda import UDATask
 __all__ = [
     "SemiSupervisedTask",
     "StepOutput",
-    "StudentForward",
     "SupervisedTask",
     "TrainBatch",
     "UDATask",

@@ -15,11 +15,9 @@ from torch import Tensor, nn
 
 from pixl.config.schema import PiXLConfig
 from pixl.core import IGNORE_INDEX, PiXLLoss, eta_at, labels_to_feature_resolution
-from pixl.models import Box, SegmentationOutput, sample_detail_box
-from pixl.models.hrda import crop
+from pixl.models import Box, SegmentationOutput, TrainOutput
 
 Sample = dict[str, Any]
-DETAIL_DIVISOR = 8  # HRDA: detail-box coordinates are multiples of 8 input pixels
 
 
 @dataclass
@@ -39,49 +37,13 @@ class StepOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
-@dataclass
-class StudentForward:
-    """The student's training pass: one resolution, or HRDA's context (low) + detail (high)."""
-
-    logits: Tensor
-    """[B, C, H/4, W/4]: the fused prediction (HRDA) or the only one."""
-    low: SegmentationOutput
-    high: SegmentationOutput | None = None
-    box: Box | None = None
-    low_images: Tensor | None = None
-    """The images the low branch saw (HRDA: the downscaled context), for the feature distance."""
-
-
-def is_multi_resolution(model: nn.Module) -> bool:
-    """HRDA-style models train with ``forward_train(images, box)``."""
-    return hasattr(model, "forward_train")
-
-
-def student_forward(model: nn.Module, images: Tensor, generator: torch.Generator) -> StudentForward:
-    """Run the student; HRDA draws one detail box for the batch from ``generator`` (its side the
-    model's ``detail_crop`` fraction of the crop, corners on a grid of 8 pixels).
+def student_forward(model: nn.Module, images: Tensor, generator: torch.Generator) -> TrainOutput:
+    """The student's training pass: the model draws whatever it needs (HRDA: its detail box)
+    from ``generator``, so the engine never asks which kind of model it holds.
 
     Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
     """
-    if not is_multi_resolution(model):
-        out = model(images)
-        return StudentForward(logits=out.logits, low=out, low_images=images)
-    height, width = images.shape[-2:]
-    box = sample_detail_box(
-        height,
-        width,
-        fraction=model.detail_crop,
-        divisor=DETAIL_DIVISOR,
-        generator=generator,
-    )
-    out = model.forward_train(images, box)
-    return StudentForward(
-        logits=out.fused_logits,
-        low=out.context,
-        high=out.detail,
-        box=box,
-        low_images=model.context_input(images),
-    )
+    return model.forward_train(images, generator)  # type: ignore[no-any-return]
 
 
 def weighted_cross_entropy(
@@ -102,11 +64,11 @@ def weighted_cross_entropy(
 
 def crop_map(values: Tensor, box: Box) -> Tensor:
     """Shape: [B, H, W] -> [B, box.height, box.width]."""
-    return crop(values.unsqueeze(1), box).squeeze(1)
+    return box.crop(values)
 
 
 def ce_star(
-    forward: StudentForward, labels: Tensor, weight: Tensor | None, detail_weight: float
+    forward: TrainOutput, labels: Tensor, weight: Tensor | None, detail_weight: float
 ) -> Tensor:
     """Eq. (16): CE of the (fused) prediction + lambda_H x CE of the detail prediction (HRDA).
 
@@ -126,7 +88,7 @@ def ce_star(
 class PiXLPart:
     """One forward pass's share of a PiXL group: its output, labels and optional pixel weights."""
 
-    forward: StudentForward
+    forward: TrainOutput
     labels: Tensor
     """[B, H, W] at input resolution."""
     weight: Tensor | None = None

@@ -12,12 +12,12 @@ from pixl.engine.tasks.base import (
     PiXLPart,
     PiXLTerm,
     StepOutput,
-    StudentForward,
     TrainBatch,
     ce_star,
     detached,
     student_forward,
 )
+from pixl.models import TrainOutput
 
 
 class SupervisedTask:
@@ -46,7 +46,7 @@ class SupervisedTask:
 
     def labelled_losses(
         self, batch: TrainBatch, step: int
-    ) -> tuple[dict[str, Tensor], dict[str, Tensor], StudentForward]:
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor], TrainOutput]:
         """CE* and PiXL of the labelled batch, their statistics and the forward pass."""
         images, labels = batch.labelled["image"], batch.labelled["label"]
         forward = student_forward(self.model, images, self.generator)

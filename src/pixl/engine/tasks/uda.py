@@ -7,9 +7,10 @@ import torch
 from torch import Tensor, nn
 
 from pixl.config.schema import ExperimentConfig
-from pixl.engine.tasks.base import StudentForward, TrainBatch
+from pixl.engine.tasks.base import TrainBatch
 from pixl.engine.tasks.semi import SemiSupervisedTask
 from pixl.engine.teacher import EMATeacher
+from pixl.models import TrainOutput
 
 
 class UDATask(SemiSupervisedTask):
@@ -36,12 +37,12 @@ class UDATask(SemiSupervisedTask):
         self.feature_distance = feature_distance
 
     def extra_losses(
-        self, batch: TrainBatch, forward: StudentForward
+        self, batch: TrainBatch, forward: TrainOutput
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         if self.feature_distance is None:
             return {}, {}
         deep = forward.low.deep_features
-        if deep is None or forward.low_images is None:
+        if deep is None:
             raise ValueError("feature distance needs the student's deep (last encoder) features")
         fd = self.feature_distance(forward.low_images, batch.labelled["label"], deep)
         return {"fd": fd}, {}
