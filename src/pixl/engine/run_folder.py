@@ -212,8 +212,7 @@ def resume_or_fresh(
     resume: str | None, lock: RunLock, checkpoints: CheckpointManager, *, overwrite: bool
 ) -> Path | None:
     """The checkpoint a start resumes from (``None``: a fresh run), or the one-line reason the
-    folder cannot be used as asked. Reads only."""
-    lock.check()  # a live run in the folder is the first thing to say
+    folder cannot be used as asked. Reads only (the caller checks the lock first)."""
     path = resolve_resume(resume, lock.run_dir)
     if path is not None or overwrite:
         return path

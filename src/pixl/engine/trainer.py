@@ -217,9 +217,13 @@ class Trainer:
 
     def _resume_path(self) -> Path | None:
         """The checkpoint to resume from, after the read-only checks of the run folder."""
+        fabric = self._fabric()
+        # Rank 0 (the lock's holder-to-be) judges a lock: another node cannot tell a dead pid.
+        on_rank_zero(fabric, self.lock.check)
         path = resume_or_fresh(self.resume, self.lock, self.checkpoints, overwrite=self.overwrite)
+        fabric.barrier()  # every rank has read the folder before rank 0 changes it
         if path is None and self.resume == "auto":
-            self._fabric().print(f"{self.run_dir}: no checkpoint to resume from; starting afresh")
+            fabric.print(f"{self.run_dir}: no checkpoint to resume from; starting afresh")
         return path
 
     def _setup(self, fabric: Fabric, *, fresh: bool) -> None:
