@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pixl.engine.run_folder import (
     remove_stale_temporaries,
     truncate_metrics,
 )
-from pixl.errors import CheckpointError, PixlError
+from pixl.errors import CheckpointError, DataError, PixlError
 
 from .tiny import tiny_config, tiny_config_dict
 
@@ -93,6 +94,14 @@ def test_resume_checks_before_writing_and_failed_starts_leave_nothing(
     with pytest.raises(PixlError, match="no start"):
         Trainer(config, callbacks=[FailAtStart()], final_eval=False).fit()
     assert not run.exists()  # the folder made for the start went with it
+    broken = tmp_path / "broken_digits"
+    shutil.copytree(tiny_digits, broken)
+    for image in (broken / "leftImg8bit" / "source_train").rglob("*.png"):
+        image.write_bytes(b"not a png")
+    data = tiny_config_dict(broken, tmp_path, **options)
+    with pytest.raises(DataError, match="cannot decode image"):
+        Trainer(config_from_dict(data), final_eval=False).fit()  # fails in the first step
+    assert not run.exists()
 
     Trainer(config, final_eval=False).fit()
     saved = (run / "config.yaml").read_bytes()

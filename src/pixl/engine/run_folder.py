@@ -118,8 +118,11 @@ class RunLock:
             self.path.unlink(missing_ok=True)
         self.held = False
 
-    def abandon(self) -> None:
-        """Release after a failed start: the folder goes too if this start created it."""
+    def abandon(self, clear: bool = False) -> None:
+        """Release after a failed start: the folder goes too if this start created it, else
+        ``clear`` removes what a fresh run wrote into it."""
+        if self.held and clear and not self.created_dir:
+            clear_outputs(self.run_dir)
         self.release()
         if self.created_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -128,8 +131,8 @@ class RunLock:
 def read_lock(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # no lock (or no folder: creating it says why)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -204,7 +207,7 @@ def open_run(
             truncate_metrics(lock.run_dir / "metrics.jsonl", resume_step)
         write_config(lock.run_dir / "config.yaml")
     except BaseException:
-        lock.abandon()
+        lock.abandon(clear=clear or resume_step is None)
         raise
 
 

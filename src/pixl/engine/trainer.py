@@ -183,13 +183,10 @@ class Trainer:
             resume_step=self.step if resume_path is not None else None,
             write_config=lambda path: save_config(self.config, path),
         )
+        first_step, finished = self.step, False
         try:
-            try:
-                for callback in self.callbacks:
-                    callback.on_train_start(self)
-            except BaseException:
-                self.lock.abandon()  # a failed start leaves no half-made run folder
-                raise
+            for callback in self.callbacks:
+                callback.on_train_start(self)
             with StopRequest() as stop:
                 self._loop(fabric, stop)
                 if self.last_checkpoint != self.checkpoints.path_for(self.step):
@@ -202,10 +199,15 @@ class Trainer:
             report = self.evaluate() if self.final_eval else None
             if report is not None and fabric.is_global_zero:
                 report.to_json(self.run_dir / "eval" / "report.json")
+            finished = True
         finally:
             for callback in self.callbacks:
                 callback.on_train_end(self)
-            self.lock.release()
+            if not finished and self.step == first_step:
+                # Not one step done (a bad first batch, say): a fresh run leaves nothing behind.
+                self.lock.abandon(clear=resume_path is None)
+            else:
+                self.lock.release()
         return TrainResult(
             run_dir=self.run_dir,
             steps=self.step,
