@@ -3,6 +3,7 @@ predict never writes over its input and predicts the rest when one image is bad.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+import pixl
 from evaluation.fakes import fake_config, write_fake_cityscapes, write_weights
 from pixl.cli import main
 from pixl.errors import DataError, error_line
@@ -126,23 +128,32 @@ def test_loader_worker_errors_keep_their_one_line(workers: int, tmp_path: Path) 
         assert line == (expected or f"{missing}: No such file or directory")
 
 
-def test_a_full_disk_during_a_checkpoint_write_names_the_file(tmp_path: Path) -> None:
+def test_a_full_disk_during_a_checkpoint_or_weights_write_names_the_file(tmp_path: Path) -> None:
     # A file-size limit makes the write fail midway like a full disk (EFBIG instead of ENOSPC).
     script = textwrap.dedent(
         f"""
         import resource, signal, sys, torch
         from pixl.engine.checkpoint import atomic_save
         from pixl.errors import error_line
+        from pixl.models.weights import save_weights
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
         try:
             atomic_save({{"w": torch.zeros(1_000_000)}}, {str(tmp_path / "step.pt")!r})
         except OSError as error:
             print(error_line(error))
+        try:
+            save_weights(torch.nn.Linear(1000, 1000), {str(tmp_path / "model.safetensors")!r})
+        except OSError as error:
+            print(error_line(error))
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.stdout.strip() == f"{tmp_path / 'step.pt'}: File too large", done.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(Path(pixl.__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.stdout.splitlines() == [
+        f"{tmp_path / 'step.pt'}: File too large",
+        f"{tmp_path / 'model.safetensors'}: File too large",
+    ], done.stderr[-2000:]
     assert list(tmp_path.iterdir()) == []  # no temp file, no half-written checkpoint
 
 

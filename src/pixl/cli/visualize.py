@@ -63,12 +63,14 @@ def _load(args: argparse.Namespace) -> tuple[ExperimentConfig, list[NamedModel]]
     from pixl.engine import load_for_inference
     from pixl.errors import PixlError
     from pixl.evaluation.figures import NamedModel
+    from pixl.evaluation.runner import check_device
 
+    device = check_device(args.device)  # a missing GPU is one line, before any loading
     if len(args.checkpoint) > args.max_checkpoints:
         raise PixlError(f"--checkpoint: at most {args.max_checkpoints}, got {len(args.checkpoint)}")
     config = load_config(args.config, args.overrides)
     models = [
-        NamedModel(path, load_for_inference(path, map_location=args.device)[1])
+        NamedModel(path, load_for_inference(path, map_location=device)[1])
         for path in args.checkpoint
     ]
     return config, models

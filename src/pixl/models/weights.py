@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import re
 from collections.abc import Mapping
@@ -145,11 +146,23 @@ def load_pretrained(module: nn.Module, path: str | Path) -> LoadReport:
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
     """Write the model's state dict as safetensors (each tensor stored on its own)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # Cloning unties shared storage, which safetensors refuses to write.
-    save_file(
-        {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(path)
-    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        # Cloning unties shared storage, which safetensors refuses to write.
+        tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+        save_file(tensors, str(tmp))
+        os.replace(tmp, path)  # never a half-written weights file (a full disk, a kill)
+    except SafetensorError as error:  # "... I/O error: No space left on device (os error 28)"
+        tmp.unlink(missing_ok=True)
+        found = re.search(r"I/O error: (.*) \(os error (\d+)\)", str(error))
+        if found:
+            raise OSError(int(found.group(2)), found.group(1), str(path)) from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
