@@ -12,9 +12,15 @@ from pixl.config import config_from_dict
 from pixl.data import dataset_info
 from pixl.data.io import read_train_ids
 from pixl.errors import ConfigError
-from pixl.evaluation.runner import InferenceSettings, eval_dataset, eval_subsets
+from pixl.evaluation.runner import (
+    InferenceSettings,
+    eval_dataset,
+    eval_loader,
+    eval_subsets,
+    evaluate_config,
+)
 
-from .fakes import SIZE, fake_config, write_fake_cityscapes
+from .fakes import SIZE, PatchSegmentor, fake_config, write_fake_cityscapes
 
 
 def _uda_config(source: str):
@@ -57,3 +63,17 @@ def test_eval_dataset_keeps_full_size_labels(tmp_path: Path) -> None:
     assert tuple(sample["label"].shape) == SIZE
     on_disk = read_train_ids(dataset.dataset.records[0].label)
     assert torch.equal(sample["label"], torch.from_numpy(on_disk.astype(np.int64)))
+
+
+def test_evaluation_never_draws_from_the_global_rng(tmp_path: Path) -> None:
+    """A run evaluates between steps; its random streams must not move (resume stays exact)."""
+    root = write_fake_cityscapes(tmp_path)
+    config = fake_config(root)
+    loader = eval_loader(config)
+    model = PatchSegmentor(19)  # seeds the global RNG itself: made before the state is read
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    first = evaluate_config(model, config, source="m", loader=loader)
+    again = evaluate_config(model, config, source="m")  # its own loader
+    assert torch.equal(torch.get_rng_state(), before)
+    assert first.confusion == again.confusion and first.num_images == 2

@@ -1,4 +1,4 @@
-"""Endless, resumable, per-rank training loaders and the sharded validation loader.
+"""Endless, resumable, per-rank training loaders (evaluation loads in ``evaluation.runner``).
 
 Every index a training loader yields is a pure function of (seed, rank, position), so a resumed
 run skips exactly the ``step x batch_size`` items already consumed and continues the same
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pixl.config.schema import DatasetSpec, RCSConfig
 
@@ -115,41 +115,6 @@ def train_loader(
         drop_last=True,
         persistent_workers=num_workers > 0,
         generator=torch.Generator().manual_seed(seed * 1000 + rank),
-    )
-
-
-def val_loader(
-    spec: DatasetSpec,
-    *,
-    batch_size: int,
-    num_workers: int,
-    rank: int,
-    world_size: int,
-    max_images: int | None = None,
-) -> DataLoader:
-    """The labelled validation split, full images, this rank's disjoint share (no padding) of
-    its first ``max_images`` images (a global cap: all ranks together score that many)."""
-    from pixl.data import build_dataset
-
-    dataset = build_dataset(
-        spec.kind,
-        spec.root,
-        spec.split,
-        train=False,
-        crop_size=None,
-        resize=spec.resize,
-        labelled=True,
-        subset_file=spec.subset_file,
-    )
-    end = len(dataset) if max_images is None else min(len(dataset), max_images)
-    shard = Subset(dataset, list(range(rank, end, world_size)))
-    # Its own generator: evaluating never draws from the global RNG (resuming stays exact).
-    return DataLoader(
-        shard,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(rank),
     )
 
 

@@ -21,7 +21,7 @@ import torch.distributed as dist
 from lightning_fabric import Fabric
 
 from pixl.config import ExperimentConfig, save_config
-from pixl.engine.build import build_feature_distance, build_model, build_task, num_classes_of
+from pixl.engine.build import build_feature_distance, build_model, build_task
 from pixl.engine.callbacks import Callback, default_callbacks
 from pixl.engine.checkpoint import (
     CheckpointManager,
@@ -34,7 +34,7 @@ from pixl.engine.checkpoint import (
     warm_start,
 )
 from pixl.engine.distributed import make_fabric, on_rank_zero, run_then_stop, spawned
-from pixl.engine.loaders import BatchStream, train_loader, val_loader
+from pixl.engine.loaders import BatchStream, train_loader
 from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
 from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
@@ -42,7 +42,8 @@ from pixl.engine.signals import StopRequest, agreed_stop, signal_name
 from pixl.engine.tasks import StepOutput, TrainBatch
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
-from pixl.evaluation import EvalReport, evaluate
+from pixl.evaluation import EvalReport
+from pixl.evaluation.runner import InferenceSettings, eval_loader, evaluate_config
 from pixl.models import param_groups
 
 
@@ -132,25 +133,17 @@ class Trainer:
         return path
 
     def evaluate(self) -> EvalReport:
-        """Score the student on the val split (collective), then call the ``on_eval`` hooks."""
-        from pixl.data import dataset_info
-
-        fabric = self._fabric()
-        spec = self.config.data.val
-        info = dataset_info(spec.kind, spec.root)
-        ev = self.config.eval
-        with fabric.autocast():
-            report = evaluate(
-                self.raw_model,
-                self.val_loader,
-                num_classes=num_classes_of(self.config),
-                mode=ev.mode,
-                window=ev.window,
-                stride=ev.stride,
-                fabric=fabric if fabric.world_size > 1 else None,
-                class_names=info.class_names,
-                subsets=info.eval_subsets,
-            )
+        """Score the student on the val split (collective) exactly as ``pixl eval`` scores a
+        checkpoint (``evaluate_config``: full-size labels, the class subsets of the labelled and
+        the val dataset, a shard per rank, full precision), then call the ``on_eval`` hooks."""
+        report = evaluate_config(
+            self.raw_model,
+            self.config,
+            source=str(self.run_dir),
+            settings=self.eval_settings,
+            fabric=self._fabric(),
+            loader=self.val_loader,
+        )
         self.last_report = report
         for callback in self.callbacks:
             callback.on_eval(self, report)
@@ -316,15 +309,11 @@ class Trainer:
             self.unlabelled = BatchStream(
                 fabric.setup_dataloaders(unlabelled, use_distributed_sampler=False)
             )
-        val = val_loader(
-            cfg.data.val,
-            batch_size=cfg.eval.batch_size,
-            num_workers=t.num_workers,
-            rank=fabric.global_rank,
-            world_size=fabric.world_size,
-            max_images=cfg.eval.max_images,  # global: all ranks together score that many
+        # Made before the first step: a bad val split or eval setting fails before training.
+        self.eval_settings = InferenceSettings.from_config(cfg)
+        self.val_loader = eval_loader(
+            cfg, rank=fabric.global_rank, world_size=fabric.world_size, num_workers=t.num_workers
         )
-        self.val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
 
     def _loop(self, fabric: Fabric, stop: StopRequest) -> None:
         t = self.config.trainer

@@ -1,4 +1,5 @@
-"""Config-driven evaluation and prediction: what ``pixl eval`` and ``pixl predict`` run.
+"""Config-driven evaluation and prediction: what ``pixl eval``, ``pixl predict`` and the trainer's
+periodic and final evaluation run (one evaluation path: a run's own mIoU is ``pixl eval``'s).
 
 The model comes in already loaded (the CLI loads it with the engine, a layer above); the config
 says which split, how to resize, and whole or sliding-window inference.
@@ -116,6 +117,28 @@ def rank_shard(
     return Subset(dataset, list(range(rank, end, world_size)))
 
 
+def eval_loader(
+    config: ExperimentConfig,
+    *,
+    split: str | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+) -> DataLoader:
+    """The val split (or ``split``) with full-size labels: this rank's disjoint shard of its first
+    ``eval.max_images`` images (a global cap), in order."""
+    dataset = eval_dataset(config.data.val, split)
+    shard = rank_shard(dataset, rank, world_size, config.eval.max_images)
+    # Its own generator: evaluating never draws from the global RNG (a resumed run stays exact).
+    return DataLoader(
+        shard,
+        batch_size=config.eval.batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(rank),
+    )
+
+
 def evaluate_config(
     model: nn.Module,
     config: ExperimentConfig,
@@ -125,20 +148,28 @@ def evaluate_config(
     settings: InferenceSettings | None = None,
     fabric: Any | None = None,
     num_workers: int = 0,
+    loader: DataLoader | None = None,
 ) -> EvalReport:
     """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
-    shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors."""
+    shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors.
+
+    ``loader``: an ``eval_loader`` of this config made beforehand (the trainer makes one per run,
+    so a bad val split fails before training); by default one is made here. Callers run this
+    outside autocast (full precision whatever a run trained with), so ``pixl eval`` and the
+    trainer score the same weights alike.
+    """
     info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, source)
     settings = settings or InferenceSettings.from_config(config)
-    dataset: Dataset[Any] = eval_dataset(config.data.val, split)
-    reducer: AllReducer | None = None
     rank, world_size = (fabric.global_rank, fabric.world_size) if fabric else (0, 1)
-    dataset = rank_shard(dataset, rank, world_size, config.eval.max_images)  # a global cap
+    if loader is None:
+        loader = eval_loader(
+            config, split=split, rank=rank, world_size=world_size, num_workers=num_workers
+        )
+    reducer: AllReducer | None = None
     if fabric is not None:
         model = model.to(fabric.device)
         reducer = fabric
-    loader = DataLoader(dataset, batch_size=config.eval.batch_size, num_workers=num_workers)
     return evaluate(
         model,
         loader,
