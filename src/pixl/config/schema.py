@@ -1,4 +1,5 @@
-"""The typed experiment configuration (DESIGN.md section 4): one flat YAML file maps onto it.
+"""The typed experiment configuration (docs/design.md sections 4 and 8): one flat YAML file maps
+onto it.
 
 Every section forbids unknown keys, so a typo is an error naming the key and the valid ones.
 Defaults are the paper's settings (HRDA + DAFormer + DACS, PiXL section 4.1.3).
@@ -55,7 +56,7 @@ class DatasetSpec(Section):
 
 
 class RCSConfig(Section):
-    """Rare class sampling on the labelled (source) set (DESIGN.md section 4)."""
+    """Rare class sampling on the labelled (source) set (docs/design.md section 4)."""
 
     enabled: bool = True
     temperature: PositiveFloat = 0.01
@@ -89,7 +90,7 @@ class ModelConfig(Section):
 
 
 class PiXLConfig(Section):
-    """Pixel learning (DESIGN.md section 2); ``enabled: false`` is the paper's baseline (Table 5)."""
+    """Pixel learning (docs/design.md sections 2 and 3); ``enabled: false`` is the paper's baseline (Table 5)."""
 
     enabled: bool = True
     adaptive_selection: bool = True
@@ -154,7 +155,7 @@ class FDConfig(Section):
 
 
 class OptimConfig(Section):
-    """AdamW with linear warmup then polynomial decay (DESIGN.md section 4)."""
+    """AdamW with linear warmup then polynomial decay (docs/design.md section 4)."""
 
     lr: PositiveFloat = 6e-5
     head_lr_mult: PositiveFloat = 10.0

@@ -1,4 +1,4 @@
-"""The training loop on Lightning Fabric (DESIGN.md sections 4 and 6).
+"""The training loop on Lightning Fabric (docs/design.md sections 6 and 8).
 
 Fabric gives accelerator, devices, DDP and precision from the config. The student goes through
 ``fabric.setup``; the EMA teacher and the frozen FD encoder are plain modules moved with
