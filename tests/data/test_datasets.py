@@ -32,8 +32,15 @@ def test_training_samples_are_named_and_cropped(cityscapes: Path) -> None:
         "cityscapes", cityscapes, "train", train=True, crop_size=(16, 24), resize=None
     )
     sample = ds[0]
-    assert set(sample) == {"image", "label", "name", "path"}
+    assert set(sample) == {"image", "label", "name", "path", "frame_box"}
     assert sample["image"].shape == (3, 16, 24) and sample["image"].dtype == torch.float32
+    top, left, frame_h, frame_w, flipped = sample["frame_box"].tolist()
+    assert (frame_h, frame_w) == (32, 64) and 0 <= top <= 16 and 0 <= left <= 40
+    full = build_dataset(
+        "cityscapes", cityscapes, "train", train=False, crop_size=None, resize=None
+    )[0]
+    crop = full["image"][:, top : top + 16, left : left + 24]
+    assert torch.equal(sample["image"], crop.flip(-1) if flipped else crop)
     assert sample["label"].shape == (16, 24) and sample["label"].dtype == torch.long
     assert sample["name"] == "aachen_000000_000019" and sample["path"].endswith("_leftImg8bit.png")
     values = set(sample["label"].unique().tolist())

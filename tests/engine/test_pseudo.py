@@ -59,3 +59,25 @@ def test_teacher_pseudo_labels_on_a_size_the_model_refuses() -> None:
     assert pseudo.labels.shape == pseudo.weight.shape == (2, 75, 101)
     expected = predict_logits(teacher, images).argmax(1)
     assert torch.equal(pseudo.labels, expected)
+
+
+def test_margins_belong_to_the_frame_not_the_crop() -> None:
+    margins = Margins(top=2, bottom=3, left=1, right=4, reference_height=64)
+    probs = torch.zeros(3, 2, 64, 64)
+    probs[:, 1] = 1.0
+    # Crops of a 64x128 frame: the middle, the left edge, the left edge mirrored.
+    boxes = torch.tensor([[0, 32, 64, 128, 0], [0, 0, 64, 128, 0], [0, 0, 64, 128, 1]])
+    out = pseudo_labels_from_probs(probs, 0.5, margins, frame_boxes=boxes)
+    ignored = out.labels == IGNORE_INDEX
+    rows = torch.zeros(64, dtype=torch.bool)
+    rows[:2] = rows[-3:] = True
+    middle = rows[:, None].expand(64, 64)
+    assert torch.equal(ignored[0], middle)  # no column of the frame's margins in the middle
+    left = middle.clone()
+    left[:, :1] = True
+    assert torch.equal(ignored[1], left)
+    assert torch.equal(ignored[2], left.flip(-1))  # the frame's left edge is now on the right
+    assert (out.weight[ignored] == 0).all()
+    # Without frame boxes each crop is its own frame (the margins of the crop, scaled).
+    alone = pseudo_labels_from_probs(probs[:1], 0.5, margins).labels == IGNORE_INDEX
+    assert alone[0, :, -4:].all() and not alone[0, 2:-3, 1:-4].any()

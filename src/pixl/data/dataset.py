@@ -19,8 +19,8 @@ from pixl.data.stats import class_stats_path, load_stats
 from pixl.data.transforms import (
     label_tensor,
     normalize_image,
-    random_crop_pair,
-    random_flip_pair,
+    random_crop_at,
+    random_flip_flag,
     resize_pair,
 )
 from pixl.errors import DataError
@@ -43,9 +43,11 @@ class SegmentationDataset(Dataset[Sample]):
     """Images (and ``*_labelTrainIds.png`` labels) of one split, as named samples.
 
     A sample is ``{"image": FloatTensor[3, H, W] (ImageNet-normalised), "label": LongTensor[H, W]
-    (absent when unlabelled), "name": str, "path": str}``. ``sample(i, rng)`` is a pure function
-    of ``i`` and ``rng``; ``__getitem__`` seeds the rng from torch's RNG, which the DataLoader
-    seeds per worker, so a seeded loader is reproducible.
+    (absent when unlabelled), "name": str, "path": str}``; training samples add ``"frame_box"``,
+    LongTensor[5] ``(top, left, frame height, frame width, flipped)``: where the crop lies in the
+    (resized) frame, for margins that belong to the frame (HRDA's pseudo-label margins).
+    ``sample(i, rng)`` is a pure function of ``i`` and ``rng``; ``__getitem__`` seeds the rng
+    from torch's RNG, which the DataLoader seeds per worker, so a seeded loader is reproducible.
     """
 
     def __init__(
@@ -103,16 +105,20 @@ class SegmentationDataset(Dataset[Sample]):
         cfg = self.pipeline
         if cfg.resize is not None:
             image, label = resize_pair(image, label, cfg.resize)
+        frame_h, frame_w = image.shape[:2]
+        top = left = flipped = 0
         if cfg.train:
             if cfg.crop_size is not None:
-                image, label = random_crop_pair(
+                image, label, (top, left) = random_crop_at(
                     image, label, cfg.crop_size, rng, cat_max_ratio=cfg.cat_max_ratio
                 )
             if cfg.flip:
-                image, label = random_flip_pair(image, label, rng)
+                image, label, flipped = random_flip_flag(image, label, rng)
         record = self.records[index]
         out: Sample = {"image": normalize_image(image), "name": record.name}
         out["path"] = str(record.image)
+        if cfg.train:  # where the crop lies in the (resized) frame: pseudo-label margins
+            out["frame_box"] = torch.tensor([top, left, frame_h, frame_w, int(flipped)])
         if label is not None:
             out["label"] = label_tensor(label)
         return out

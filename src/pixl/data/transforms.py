@@ -66,6 +66,22 @@ def random_crop_pair(
     covers more than that fraction of its valid pixels (mmseg's RandomCrop, used on the source).
     Shape: [H, W, 3], [H, W] -> [h, w, 3], [h, w].
     """
+    image, label, _ = random_crop_at(
+        image, label, size, rng, cat_max_ratio=cat_max_ratio, tries=tries
+    )
+    return image, label
+
+
+def random_crop_at(
+    image: np.ndarray,
+    label: np.ndarray | None,
+    size: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    cat_max_ratio: float = 1.0,
+    tries: int = 10,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """``random_crop_pair`` that also returns the crop's corner ``(top, left)`` in the image."""
     image, label = _pad_to(image, label, size)
     height, width = size
     for _ in range(tries if (cat_max_ratio < 1.0 and label is not None) else 1):
@@ -77,17 +93,26 @@ def random_crop_pair(
         if _max_class_ratio_ok(crop_label, cat_max_ratio):
             break
     crop_image = image[top : top + height, left : left + width]
-    return crop_image, crop_label
+    return crop_image, crop_label, (top, left)
 
 
 def random_flip_pair(
     image: np.ndarray, label: np.ndarray | None, rng: np.random.Generator, p: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Horizontal flip with probability ``p``. Shape: unchanged."""
-    if rng.random() < p:
+    image, label, _ = random_flip_flag(image, label, rng, p)
+    return image, label
+
+
+def random_flip_flag(
+    image: np.ndarray, label: np.ndarray | None, rng: np.random.Generator, p: float = 0.5
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """``random_flip_pair`` that also says whether it flipped."""
+    flipped = bool(rng.random() < p)
+    if flipped:
         image = image[:, ::-1]
         label = None if label is None else label[:, ::-1]
-    return image, label
+    return image, label, flipped
 
 
 def normalize_image(image: np.ndarray) -> torch.Tensor:

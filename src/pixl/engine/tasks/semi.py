@@ -77,7 +77,12 @@ class SemiSupervisedTask(SupervisedTask):
         st = self.config.self_training
         target = batch.unlabelled["image"]
         pseudo = teacher_pseudo_labels(
-            self.teacher.module, target, st.pseudo_threshold, st.margins, st.pseudo_weighting
+            self.teacher.module,
+            target,
+            st.pseudo_threshold,
+            st.margins,
+            st.pseudo_weighting,
+            batch.unlabelled.get("frame_box"),
         )
         images, labels, weight = self.mix(batch.labelled, target, pseudo)
         forward = student_forward(self.model, images, self.generator)
