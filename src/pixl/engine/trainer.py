@@ -39,7 +39,7 @@ from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
 from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
 from pixl.engine.signals import StopRequest, agreed_stop, signal_name
-from pixl.engine.tasks import StepOutput, TrainBatch
+from pixl.engine.tasks import StepOutput, TrainBatch, merge_stages
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
 from pixl.evaluation import EvalReport
@@ -325,11 +325,8 @@ class Trainer:
                 labelled=next(self.labelled),
                 unlabelled=next(self.unlabelled) if self.unlabelled is not None else None,
             )
-            with fabric.autocast():
-                output = self.task.training_step(batch, step=self.step)
-            finite = self._all_finite(output.loss)
+            output, finite = self._backward_stages(fabric, batch)
             if finite:
-                fabric.backward(output.loss)
                 if self.config.optim.grad_clip is not None:
                     fabric.clip_gradients(
                         self.model, self.optimizer, max_norm=self.config.optim.grad_clip
@@ -372,6 +369,27 @@ class Trainer:
         if self._fabric().world_size > 1:
             for buffer in self.raw_model.buffers():
                 dist.broadcast(buffer, src=0)
+
+    def _backward_stages(self, fabric: Fabric, batch: TrainBatch) -> tuple[StepOutput, bool]:
+        """Run the task's loss stages, backpropagating each before the next is computed (the
+        source terms free their graph before the mixed pass: HRDA's memory order; gradients
+        accumulate to the single-backward ones). Stops at the first non-finite stage; returns
+        the step's merged output and whether every stage was finite (then the step is taken)."""
+        stages = self.task.training_stages(batch, step=self.step)
+        done: list[StepOutput] = []
+        finite = True
+        while True:
+            with fabric.autocast():
+                stage = next(stages, None)
+            if stage is None:
+                break
+            done.append(stage)
+            finite = self._all_finite(stage.loss)
+            if not finite:
+                stages.close()
+                break
+            fabric.backward(stage.loss)
+        return merge_stages(done, detach=True), finite
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
         fabric = self._fabric()

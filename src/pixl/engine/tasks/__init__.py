@@ -1,8 +1,9 @@
-"""Training tasks: ``training_step(batch, step=...) -> StepOutput`` for each learning setting."""
+"""Training tasks: ``training_stages(batch, step=...)`` yields the step's losses (``StepOutput``)
+in the order the trainer backpropagates them; ``training_step`` is their sum (one backward)."""
 
 from pixl.engine.tasks.base import StepOutput, TrainBatch
 from pixl.engine.tasks.semi import SemiSupervisedTask
-from pixl.engine.tasks.supervised import SupervisedTask
+from pixl.engine.tasks.supervised import SupervisedTask, merge_stages
 from pixl.engine.tasks.uda import UDATask
 
 __all__ = [
@@ -11,4 +12,5 @@ __all__ = [
     "SupervisedTask",
     "TrainBatch",
     "UDATask",
+    "merge_stages",
 ]

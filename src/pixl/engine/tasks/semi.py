@@ -11,6 +11,7 @@ Steps 2-3 begin at ``self_training.start_step`` (0 in the paper's configs).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -21,7 +22,7 @@ from pixl.data.augment import strong_augment
 from pixl.data.mixing import class_mix
 from pixl.engine.tasks.base import PiXLPart, StepOutput, TrainBatch, ce_star, student_forward
 from pixl.engine.tasks.pseudo import PseudoLabels, teacher_pseudo_labels
-from pixl.engine.tasks.supervised import SupervisedTask, finish
+from pixl.engine.tasks.supervised import SupervisedTask, finish, merge_stages
 from pixl.engine.teacher import EMATeacher
 
 
@@ -46,17 +47,31 @@ class SemiSupervisedTask(SupervisedTask):
         self.raw_model = raw_model
         self.teacher = teacher
 
-    def training_step(self, batch: TrainBatch, *, step: int) -> StepOutput:
+    def training_stages(self, batch: TrainBatch, *, step: int) -> Iterator[StepOutput]:
+        """The labelled (source) terms, then the mixed terms, as two stages (HRDA's order): the
+        trainer backpropagates the first before the mixed pass runs, so the two graphs are never
+        alive together. The gradients are the single-backward ones. With ``pixl.group: joint``
+        the joint PiXL term needs the labelled pass in the mixed stage: one stage then.
+        """
         terms, stats, forward = self.labelled_losses(batch, step)
         extra_terms, extra_stats = self.extra_losses(batch, forward)
-        mixed_terms: dict[str, Tensor] = {}
-        mixed_stats: dict[str, Tensor] = {}
-        if self.has_mixed_pass(step):  # else: labelled-only warm-up
+        terms, stats = {**terms, **extra_terms}, {**stats, **extra_stats}
+        if not self.has_mixed_pass(step):  # labelled-only warm-up
+            yield finish(terms, stats)
+            return
+        if self.pixl is not None and self.pixl.active(step) and self.pixl.joint_group:
             labelled = PiXLPart(forward, batch.labelled["label"])
             mixed_terms, mixed_stats = self.mixed_losses(batch, step, labelled)
-        return finish(
-            {**terms, **extra_terms, **mixed_terms}, {**stats, **extra_stats, **mixed_stats}
-        )
+            yield finish({**terms, **mixed_terms}, {**stats, **mixed_stats})
+            return
+        del forward  # the source outputs go with their graph once the stage is backpropagated
+        yield finish(terms, stats)
+        del terms
+        yield finish(*self.mixed_losses(batch, step, None))
+
+    def training_step(self, batch: TrainBatch, *, step: int) -> StepOutput:
+        """All stages in one loss (one backward: both graphs alive together)."""
+        return merge_stages(list(self.training_stages(batch, step=step)))
 
     def extra_losses(
         self, batch: TrainBatch, forward: Any
@@ -68,10 +83,10 @@ class SemiSupervisedTask(SupervisedTask):
         return step >= self.config.self_training.start_step
 
     def mixed_losses(
-        self, batch: TrainBatch, step: int, labelled: PiXLPart
+        self, batch: TrainBatch, step: int, labelled: PiXLPart | None
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """CE* and PiXL of the mixed batch; with ``pixl.group: joint`` the PiXL term groups the
-        ``labelled`` pass with the mixed one."""
+        ``labelled`` pass (given then) with the mixed one."""
         if batch.unlabelled is None:
             raise ValueError("self-training needs an unlabelled batch")
         st = self.config.self_training
@@ -95,6 +110,7 @@ class SemiSupervisedTask(SupervisedTask):
             pixel_weight = weight if self.config.pixl.mixed_weighting == "pseudo" else None
             mixed = PiXLPart(forward, labels, pixel_weight)
             if self.pixl.joint_group:
+                assert labelled is not None, "the joint group needs the labelled pass"
                 terms["pixl_joint"], pixl_stats = self.pixl([labelled, mixed], step, "pixl_joint")
             else:
                 terms["pixl_mixed"], pixl_stats = self.pixl([mixed], step, "pixl_mixed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -68,6 +69,10 @@ class SupervisedTask:
         terms, stats, _ = self.labelled_losses(batch, step)
         return finish(terms, stats)
 
+    def training_stages(self, batch: TrainBatch, *, step: int) -> Iterator[StepOutput]:
+        """The step's losses in the order the trainer backpropagates them (here: one stage)."""
+        yield self.training_step(batch, step=step)
+
     def after_optimizer_step(self, step: int) -> dict[str, Tensor]:
         """Nothing to update in the supervised task."""
         return {}
@@ -78,6 +83,19 @@ class SupervisedTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Nothing to restore in the supervised task."""
+
+
+def merge_stages(stages: list[StepOutput], *, detach: bool = False) -> StepOutput:
+    """One output for a step's stages: the summed loss (detached when the stages were already
+    backpropagated), every term and statistic."""
+    if len(stages) == 1 and not detach:
+        return stages[0]
+    loss = torch.stack([s.loss for s in stages]).sum()
+    if detach:
+        loss = loss.detach()
+    terms = {k: v for s in stages for k, v in s.terms.items() if k != "loss"}
+    stats = {k: v for s in stages for k, v in s.stats.items()}
+    return StepOutput(loss=loss, terms={"loss": loss.detach().float(), **terms}, stats=stats)
 
 
 def finish(terms: dict[str, Tensor], stats: dict[str, Tensor]) -> StepOutput:
