@@ -17,6 +17,7 @@ from pixl.errors import PixlError, RunInterrupted, error_line
 COMMAND_MODULES: tuple[str, ...] = (
     "pixl.cli.data",
     "pixl.cli.train",
+    "pixl.cli.check",
     "pixl.cli.demo",
     "pixl.cli.evaluate",
     "pixl.cli.predict",
