@@ -42,9 +42,9 @@ def gradients(config, staged: bool) -> tuple[dict[str, torch.Tensor], int, dict]
     torch.manual_seed(2)  # dropout draws the same in both orders
     if staged:
         stages = 0
-        for stage in task.training_stages(batch(), step=5):
-            stage.loss.backward()
-            stages += 1
+        for count, stage in enumerate(task.training_stages(batch(), step=5), start=1):
+            stage.loss.backward()  # before the generator computes the next stage
+            stages = count
         terms = {}
     else:
         output = task.training_step(batch(), step=5)
