@@ -203,7 +203,8 @@ def main() -> None:
             f"| {2 * above['staged']:.1f} | {staged['seconds']:.0f} |",
             "",
             "Batch 2 + 2 estimate: twice the 1 + 1 figure (activations grow with the batch; the "
-            "model, teacher and optimizer state are in the loaded part).",
+            "model, teacher and optimizer state are in the loaded part). Step times depend on the "
+            "machine's load while each child ran.",
         ]
         print("\n".join(body))
         write_section("Memory of a paper-scale UDA step (bench_memory.py)", "\n".join(body))
