@@ -64,9 +64,33 @@ def test_demo_trains_evaluates_and_writes_its_report(
     args = ["demo", "--root", str(tiny_digits), "--output-dir", str(tmp_path), "--steps", "2"]
     assert main([*args, "--seed", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "UDA (PiXL) target-val mIoU" in out and "background" in out
+    assert "UDA + PiXL target-val mIoU" in out and "background" in out
+    assert "contribution" not in out  # without --compare: the PiXL run only
     report = (tmp_path / "digits_uda_pixl" / "demo_report.md").read_text()
     assert report.startswith("# pixl demo") and "| " not in report.splitlines()[0]
     assert "target-val mIoU" in report and "background" in report
     saved = yaml.safe_load((tmp_path / "digits_uda_pixl" / "config.yaml").read_text())
     assert saved["trainer"]["seed"] == 3 and saved["trainer"]["max_steps"] == 2
+
+
+@pytest.mark.slow
+def test_demo_compare_separates_pixl_from_self_training(
+    tiny_digits: Path, tmp_path: Path, capsys
+) -> None:
+    args = ["demo", "--root", str(tiny_digits), "--output-dir", str(tmp_path), "--steps", "2"]
+    assert main([*args, "--compare", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    miou = {
+        label: float(line.rsplit(":", 1)[1])
+        for line in out.splitlines()
+        for label in ("UDA + PiXL", "UDA without PiXL", "source-only")
+        if line.startswith(f"{label} target-val mIoU:")
+    }
+    assert len(miou) == 3
+    pixl = next(line for line in out.splitlines() if line.startswith("PiXL's own contribution"))
+    gain = float(pixl.split(": ")[1].split()[0])
+    assert gain == pytest.approx(miou["UDA + PiXL"] - miou["UDA without PiXL"], abs=0.011)
+    for name in ("digits_uda_pixl", "digits_uda_baseline", "digits_source_only_baseline"):
+        assert (tmp_path / name / "final" / "model.safetensors").is_file()
+    report = (tmp_path / "digits_uda_pixl" / "demo_report.md").read_text()
+    assert "## UDA without PiXL" in report and "## source-only" in report

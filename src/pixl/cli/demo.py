@@ -18,7 +18,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--output-dir", default="runs/demo", help="where the run folders go")
     parser.add_argument("--steps", type=int, help="training steps (default: the config's)")
     parser.add_argument(
-        "--compare", action="store_true", help="also train the source-only baseline (same budget)"
+        "--compare",
+        action="store_true",
+        help="also train the UDA baseline without PiXL and the source-only model (same budget "
+        "and seed) and print what PiXL and self-training each add",
     )
     parser.add_argument("--seed", type=int, help="training seed (default: the config's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

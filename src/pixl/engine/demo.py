@@ -1,8 +1,10 @@
 """``pixl demo``: DigitScenes UDA (synth -> photo) end to end on a CPU in minutes.
 
-Prepares DigitScenes if missing, trains the shipped ``digits/uda_pixl`` config (optionally also
-the source-only baseline with the same budget), evaluates on target val, and writes
-``RUN/demo_report.md`` with the per-class IoU table(s).
+Prepares DigitScenes if missing, trains the shipped ``digits/uda_pixl`` config, evaluates on
+target val, and writes ``RUN/demo_report.md`` with the per-class IoU table(s). ``compare`` also
+trains, with the same budget and seed, the UDA baseline without PiXL (self-training + ClassMix
+only) and the source-only model, so the report separates PiXL's own contribution from
+self-training's.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pixl.engine.reporting import table_text
 from pixl.engine.trainer import Trainer, TrainResult
 
 UDA_CONFIG = "digits/uda_pixl"
+UDA_BASELINE_CONFIG = "digits/uda_baseline"  # the same UDA without PiXL
 SOURCE_ONLY_CONFIG = "digits/source_only_baseline"  # no adaptation, no PiXL
+UDA_LABEL, BASELINE_LABEL, SOURCE_ONLY_LABEL = "UDA + PiXL", "UDA without PiXL", "source-only"
 
 
 @dataclass
 class DemoResult:
     uda: TrainResult
-    source_only: TrainResult | None
+    baselines: dict[str, TrainResult]
+    """With ``compare``: ``UDA without PiXL`` and ``source-only``, same steps and seed."""
     report_path: Path
     seconds: float
 
@@ -71,28 +76,42 @@ def run_demo(
         uda_config.trainer.progress_bar = False
     console.print(f"training {uda_config.name}: {uda_config.trainer.max_steps} steps on CPU")
     uda = Trainer(uda_config, overwrite=True).fit()
-    source_only = None
+    baselines: dict[str, TrainResult] = {}
     if compare:
-        so_config = demo_config(SOURCE_ONLY_CONFIG, root, output_dir, steps, seed)
-        so_config.trainer.progress_bar = progress
-        console.print(f"training {so_config.name} (the baseline, same budget)")
-        source_only = Trainer(so_config, overwrite=True).fit()
+        for label, name in ((BASELINE_LABEL, UDA_BASELINE_CONFIG), (SOURCE_ONLY_LABEL, SOURCE_ONLY_CONFIG)):  # fmt: skip
+            config = demo_config(name, root, output_dir, steps, seed)
+            config.trainer.progress_bar = progress
+            console.print(f"training {config.name} ({label}, same budget and seed)")
+            baselines[label] = Trainer(config, overwrite=True).fit()
     seconds = time.perf_counter() - start
-    path = write_report(uda, source_only, seconds)
+    path = write_report(uda, baselines, seconds)
     assert uda.report is not None
     console.print(table_text(uda.report))
-    console.print(f"UDA (PiXL) target-val mIoU: {100 * uda.report.miou:.2f}")
-    if source_only is not None and source_only.report is not None:
-        console.print(f"source-only target-val mIoU: {100 * source_only.report.miou:.2f}")
+    for line in summary_lines(uda, baselines):
+        console.print(line)
     console.print(f"demo finished in {seconds:.0f} s; report: {path}")
-    return DemoResult(uda, source_only, path, seconds)
+    return DemoResult(uda, baselines, path, seconds)
 
 
-def write_report(uda: TrainResult, source_only: TrainResult | None, seconds: float) -> Path:
+def summary_lines(uda: TrainResult, baselines: dict[str, TrainResult]) -> list[str]:
+    """Each run's target-val mIoU and, with the baselines, what PiXL and self-training added."""
+    results = {UDA_LABEL: uda, **baselines}
+    miou = {k: 100 * r.report.miou for k, r in results.items() if r.report is not None}
+    lines = [f"{label} target-val mIoU: {value:.2f}" for label, value in miou.items()]
+    if {UDA_LABEL, BASELINE_LABEL} <= miou.keys():
+        lines.append(f"PiXL's own contribution (UDA + PiXL - UDA without PiXL): {miou[UDA_LABEL] - miou[BASELINE_LABEL]:+.2f} points")  # fmt: skip
+    if {BASELINE_LABEL, SOURCE_ONLY_LABEL} <= miou.keys():
+        lines.append(f"self-training's contribution (UDA without PiXL - source-only): {miou[BASELINE_LABEL] - miou[SOURCE_ONLY_LABEL]:+.2f} points")  # fmt: skip
+    return lines
+
+
+def write_report(uda: TrainResult, baselines: dict[str, TrainResult], seconds: float) -> Path:
     """``RUN/demo_report.md``: what ran, how long, and the per-class IoU table(s)."""
     lines = ["# pixl demo: DigitScenes UDA (synth -> photo)", ""]
-    for label, result in (("UDA + PiXL", uda), ("source-only", source_only)):
-        if result is None or result.report is None:
+    if baselines:
+        lines += [f"- {line}" for line in summary_lines(uda, baselines)] + [""]
+    for label, result in ((UDA_LABEL, uda), *baselines.items()):
+        if result.report is None:
             continue
         lines += [
             f"## {label}: target-val mIoU {100 * result.report.miou:.2f}",
