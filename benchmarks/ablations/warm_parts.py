@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ablations.mechanism import mechanism
 from ablations.runner import execute
 from ablations.store import Run, load_store, save_store
 from ablations.tables import mean_std, paired, record, table
@@ -206,6 +207,11 @@ def part_where(args: argparse.Namespace) -> None:
             if trend:
                 lines += ["", f"Target-val mIoU % of the baseline ({reference}) during stage 2:",
                           "", trend]  # fmt: skip
+    first_dirs = [
+        Path(store[r.key]["run_dir"]) for r in firsts if r.key in store and SOURCE_ONLY in r.key
+    ]
+    if first_dirs:
+        lines += ["", "### Mechanism: PiXL's pull where stage 2 starts", "", *mechanism(first_dirs)]
     lines += [
         "",
         "Settings where PiXL is above its baseline on every paired seed (at least 3): "
