@@ -8,8 +8,9 @@ from pixl.cli import COMMAND_MODULES, build_parser, parse_args
 def test_every_command_is_registered():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
-    assert {"data", "train", "demo", "eval", "predict", "visualize"} <= set(commands)
-    assert len(COMMAND_MODULES) == 6
+    expected = {"data", "train", "check", "demo", "eval", "predict", "visualize"}
+    assert set(commands) == expected
+    assert len(COMMAND_MODULES) == len(expected)  # one module per command
 
 
 def test_overrides_before_and_after_options():

@@ -235,7 +235,7 @@ class PiXLLoss(nn.Module):
 
     Example::
 
-        criterion = PiXLLoss(num_classes=19, temperature=0.1)
+        criterion = PiXLLoss(num_classes=19, temperature=1.0)
         result = criterion(low, high, eta=eta_at(step, total_steps))
         result.loss.backward(); log(result.stats.as_dict())
     """
@@ -243,7 +243,7 @@ class PiXLLoss(nn.Module):
     def __init__(
         self,
         num_classes: int,
-        temperature: float = 0.1,
+        temperature: float = 1.0,
         adaptive_selection: bool = True,
         ignore_index: int = IGNORE_INDEX,
     ) -> None:
