@@ -62,17 +62,25 @@ def table(runs: list[Run], store: dict[str, dict], reference: str | None = None)
             values = [row["stats"][key] for row in rows if key in row["stats"]]
             return f"{statistics.fmean(values):.3f}" if values else "-"
 
-        drift = late("pixl_mixed/drift_pixels")
-        joint = late("pixl_mixed/joint_pixels")
+        # pixl.group joint: one term over the labelled and mixed images, shown in both columns.
+        joint_group = any("train/pixl_joint" in row["stats"] for row in rows)
+        group = "pixl_joint" if joint_group else "pixl_mixed"
+        drift = late(f"{group}/drift_pixels")
+        joint = late(f"{group}/joint_pixels")
+        pixl_terms = (
+            f"{late('train/pixl_joint')} (joint group)"
+            if joint_group
+            else f"{late('train/pixl_labelled')} / {late('train/pixl_mixed')}"
+        )
         lines.append(
             f"| {label} | {mean_std(mious)} | {', '.join(f'{m:.2f}' for m in mious)} | "
             f"{delta} | {seconds:.0f} | {late('train/ce_labelled')} / {late('train/ce_mixed')} | "
-            f"{late('train/pixl_labelled')} / {late('train/pixl_mixed')} | "
-            f"{drift} / {joint} |"
+            f"{pixl_terms} | {drift} / {joint} |"
         )
     lines.append(
         "\n'late' = mean over the last quarter of the logged steps, over seeds; drift / joint px ="
-        " pixels per step of the mixed batch at feature resolution; '-' = term absent. Paired"
+        " pixels per step of the mixed batch (of both batches in a joint group) at feature"
+        " resolution; '-' = term absent. Paired"
         " difference: mIoU minus the reference's with the same seed, in points."
     )
     return "\n".join(lines)
