@@ -10,8 +10,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ablations.runs import TEMPERATURES, UDA_BASELINE, uda_runs
 from ablations.store import load_store
@@ -82,6 +83,28 @@ def part_features(args: argparse.Namespace) -> None:
     )
 
 
+def feature_gradients(
+    model: Any, batch: dict[str, Any], classes: int, eta: float, temperatures: Sequence[float]
+) -> tuple[Any, dict[float, tuple[float, Any]]]:
+    """d CE / d features and, per temperature, PiXL's value and d PiXL / d features (weight 1,
+    single resolution as in training) of ``model`` on one labelled ``batch``."""
+    import torch
+
+    from pixl.core import PiXLLoss, labels_to_feature_resolution
+    from pixl.engine.tasks.base import weighted_cross_entropy
+
+    out = model(batch["image"])
+    cells = labels_to_feature_resolution(batch["label"], out.features.shape[-2:], classes)
+    ce = weighted_cross_entropy(out.logits, batch["label"])
+    (ce_grad,) = torch.autograd.grad(ce, out.features, retain_graph=True)
+    pixl = {}
+    for t in temperatures:
+        loss = PiXLLoss(classes, temperature=t)((out.features, out.logits, cells), None, eta)
+        (grad,) = torch.autograd.grad(loss.loss, out.features, retain_graph=True)
+        pixl[t] = (float(loss.loss.detach()), grad)
+    return ce_grad, pixl
+
+
 def gradient_balance(run_dirs: list[Path], config: ExperimentConfig) -> list[str]:
     """How hard PiXL pulls on the pixel features compared with the CE, per temperature.
 
@@ -89,13 +112,11 @@ def gradient_balance(run_dirs: list[Path], config: ExperimentConfig) -> list[str
     d CE / d features and d PiXL / d features (weight 1, eta as on PiXL's first step, single
     resolution as in training), and PiXL's value; mean +/- std over the students.
     """
-    import torch
     from torch.utils.data import default_collate
 
-    from pixl.core import PiXLLoss, eta_at, labels_to_feature_resolution
+    from pixl.core import eta_at
     from pixl.data import build_dataset, dataset_info
     from pixl.engine import load_for_inference
-    from pixl.engine.tasks.base import weighted_cross_entropy
 
     source = config.data.labelled
     data = build_dataset(
@@ -109,15 +130,10 @@ def gradient_balance(run_dirs: list[Path], config: ExperimentConfig) -> list[str
     values: dict[float, list[float]] = {t: [] for t in TEMPERATURES}
     for run_dir in run_dirs:
         _, model = load_for_inference(run_dir / "final" / "model.safetensors")
-        out = model(batch["image"])
-        cells = labels_to_feature_resolution(batch["label"], out.features.shape[-2:], classes)
-        ce = weighted_cross_entropy(out.logits, batch["label"])
-        (ce_grad,) = torch.autograd.grad(ce, out.features, retain_graph=True)
-        for t in TEMPERATURES:
-            loss = PiXLLoss(classes, temperature=t)((out.features, out.logits, cells), None, eta)
-            (grad,) = torch.autograd.grad(loss.loss, out.features, retain_graph=True)
+        ce_grad, pixl = feature_gradients(model, batch, classes, eta, TEMPERATURES)
+        for t, (value, grad) in pixl.items():
             ratios[t].append(float(grad.norm() / ce_grad.norm()))
-            values[t].append(float(loss.loss.detach()))
+            values[t].append(value)
     lines = [
         f"Gradient balance: on each final baseline student ({len(run_dirs)}) and one source batch"
         f" of {config.trainer.batch_size}, the norm of d PiXL / d features over that of"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ablations.analyses import feature_gradients
 from ablations.tables import mean_std
 
 MECHANISM_TEMPERATURES = (0.1, 1.0)
@@ -36,11 +37,10 @@ def mechanism(run_dirs: list[Path], batch_size: int = 16) -> list[str]:
     import torch
     import torch.nn.functional as F
 
-    from pixl.core import PiXLLoss, labels_to_feature_resolution
+    from pixl.core import labels_to_feature_resolution
     from pixl.core.entropy import pixel_entropy
     from pixl.core.partition import partition_pixels
     from pixl.engine import load_for_inference
-    from pixl.engine.tasks.base import weighted_cross_entropy
     from pixl.engine.tasks.pseudo import pseudo_labels_from_probs
 
     ratio: dict[float, list[float]] = {t: [] for t in MECHANISM_TEMPERATURES}
@@ -52,13 +52,8 @@ def mechanism(run_dirs: list[Path], batch_size: int = 16) -> list[str]:
         classes = model.num_classes
         eta = config.pixl.eta_start  # stage 2's first step
         source = _batch(config.data.labelled, batch_size)
-        out = model(source["image"])
-        cells = labels_to_feature_resolution(source["label"], out.features.shape[-2:], classes)
-        ce = weighted_cross_entropy(out.logits, source["label"])
-        (ce_grad,) = torch.autograd.grad(ce, out.features, retain_graph=True)
-        for t in MECHANISM_TEMPERATURES:
-            loss = PiXLLoss(classes, temperature=t)((out.features, out.logits, cells), None, eta)
-            (grad,) = torch.autograd.grad(loss.loss, out.features, retain_graph=True)
+        ce_grad, pixl = feature_gradients(model, source, classes, eta, MECHANISM_TEMPERATURES)
+        for t, (_, grad) in pixl.items():
             ratio[t].append(float(grad.norm() / ce_grad.norm()))
             anchors = grad.norm(dim=1) > 0
             cos = F.cosine_similarity(grad, ce_grad, dim=1)[anchors]
