@@ -47,6 +47,7 @@ from ablations.runs import (
     QUICK_STEPS,
     SEEDS,
     SSL_BASELINE,
+    STAGE2_STEPS,
     SUPERVISED_BASELINE,
     SWEPT,
     UDA_BASELINE,
@@ -57,7 +58,6 @@ from ablations.runs import (
 )
 from ablations.store import Run, load_store
 from ablations.tables import record, table
-from ablations.warm import STAGE2_STEPS
 from ablations.warm_parts import WARM_PARTS
 from results import machine_line, write_section
 

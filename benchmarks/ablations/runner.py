@@ -105,7 +105,7 @@ def finished_seconds(run_dir: Path) -> float | None:
     if not (run_dir / "final" / "model.safetensors").is_file() or not metrics.is_file():
         return None
     rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    if not any(r["kind"] == "val" for r in rows) or not rows:
+    if not any(r["kind"] == "val" for r in rows):
         return None
     return rows[-1]["time"] - (run_dir / "config.yaml").stat().st_mtime
 

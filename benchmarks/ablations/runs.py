@@ -10,6 +10,7 @@ SEEDS = (0, 1, 2)
 ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)
 TEMPERATURES = (0.07, 0.1, 0.5, 1.0)
 QUICK_STEPS = 150
+STAGE2_STEPS = 250  # the warm-start study's stage 2 (ablations/warm.py)
 COST_REPEATS, QUICK_COST_REPEATS = 10, 4  # timed UDA steps per variant in the cost part
 SWEPT = "digits/uda_pixl"  # the sweeps vary PiXL's settings on this config
 # The rows the others are paired with, seed by seed.

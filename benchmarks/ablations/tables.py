@@ -8,9 +8,8 @@ import os
 import statistics
 from collections.abc import Sequence
 
-from ablations.runs import COST_REPEATS, SEEDS
+from ablations.runs import COST_REPEATS, SEEDS, STAGE2_STEPS
 from ablations.store import Run, load_store
-from ablations.warm import STAGE2_STEPS
 from results import machine_line, write_section
 
 
@@ -20,9 +19,11 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) -> str:
-    """``label`` minus ``reference`` seed by seed (same seed = same run until their settings
-    differ): mean ± std of the differences and how many seeds ``label`` wins."""
+def paired_deltas(
+    runs: list[Run], store: dict[str, dict], label: str, reference: str
+) -> list[float]:
+    """``label`` minus ``reference`` in mIoU points, seed by seed, over the seeds both have stored
+    (same seed = same run until their settings differ); empty when ``label`` is the reference."""
     by_seed = {
         name: {
             r.seed: 100 * store[r.key]["miou"] for r in runs if r.label == name and r.key in store
@@ -30,9 +31,17 @@ def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) 
         for name in (label, reference)
     }
     seeds = sorted(by_seed[label].keys() & by_seed[reference].keys())
-    if label == reference or not seeds:
+    if label == reference:
+        return []
+    return [by_seed[label][s] - by_seed[reference][s] for s in seeds]
+
+
+def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) -> str:
+    """The paired differences of :func:`paired_deltas` as mean ± std and how many seeds ``label``
+    wins."""
+    deltas = paired_deltas(runs, store, label, reference)
+    if not deltas:
         return "-"
-    deltas = [by_seed[label][s] - by_seed[reference][s] for s in seeds]
     spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""
     wins = sum(d > 0 for d in deltas)
     return f"{statistics.fmean(deltas):+.2f}{spread} ({wins}/{len(deltas)} higher)"

@@ -20,8 +20,8 @@ import argparse
 
 from ablations.runs import HRDA_OVERRIDES, seeds_of
 from ablations.store import Run
+from ablations.tables import paired_deltas
 
-STAGE2_STEPS = 250
 STAGE2_EVAL_EVERY = 50
 # (temperature, weight) of PiXL measured on warm-started UDA: the paper's strength (0.1, 1), CLUDA's
 # lineage (no temperature = 1, weight 0.5), and the two in between.
@@ -36,8 +36,12 @@ SWITCHES = (
 )
 
 
+def strength_text(temperature: float, weight: float) -> str:
+    return f"T {temperature:g}, weight {weight:g}"
+
+
 def strength_label(temperature: float, weight: float) -> str:
-    return f"warm UDA + PiXL T {temperature:g}, weight {weight:g}"
+    return f"warm UDA + PiXL {strength_text(temperature, weight)}"
 
 
 def strength_overrides(temperature: float, weight: float) -> tuple[str, ...]:
@@ -84,15 +88,10 @@ def warm_uda_runs(args: argparse.Namespace) -> list[Run]:
 
 def best_strength(runs: list[Run], store: dict[str, dict]) -> tuple[float, float]:
     """The (temperature, weight) with the highest mean paired difference with the baseline."""
-    base = {r.seed: store[r.key]["miou"] for r in runs if r.label == WARM_UDA_BASELINE}
 
     def gain(strength: tuple[float, float]) -> float:
         label = strength_label(*strength)
-        deltas = [
-            store[r.key]["miou"] - base[r.seed]
-            for r in runs
-            if r.label == label and r.key in store and r.seed in base
-        ]
+        deltas = paired_deltas(runs, store, label, WARM_UDA_BASELINE)
         if not deltas:
             raise SystemExit(f"{label}: no stored run paired with the baseline (run warm-uda)")
         return sum(deltas) / len(deltas)
@@ -121,7 +120,7 @@ def switch_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run
 def ssl_supervised_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run]:
     """SSL 1/30 from the labelled-only model; supervised (all target labels) from the
     source-only model (the closest DigitScenes analogue of an ImageNet start)."""
-    t, w = best
+    strength = strength_text(*best)
     runs = []
     for seed in seeds_of(args):
         labelled = stage1("digits/ssl_1_30_labelled_only", seed)
@@ -129,19 +128,19 @@ def ssl_supervised_runs(args: argparse.Namespace, best: tuple[float, float]) -> 
         runs += [
             warm(WARM_SSL_BASELINE, "digits/ssl_1_30_baseline", labelled, args),
             warm(
-                f"warm SSL + PiXL T {t:g}, weight {w:g}",
+                f"warm SSL + PiXL {strength}",
                 "digits/ssl_1_30_pixl",
                 labelled,
                 args,
-                strength_overrides(t, w),
+                strength_overrides(*best),
             ),
             warm(WARM_SUPERVISED_BASELINE, "digits/supervised_baseline", source, args),
             warm(
-                f"warm supervised + PiXL T {t:g}, weight {w:g}",
+                f"warm supervised + PiXL {strength}",
                 "digits/supervised_pixl",
                 source,
                 args,
-                strength_overrides(t, w),
+                strength_overrides(*best),
             ),
         ]
     return runs
@@ -178,20 +177,19 @@ def scratch_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Ru
     """The shipped from-scratch configs with the best strength (PiXL from step 350), with the eta
     schedule from step 0 (shipped) and from PiXL's own start step (the switch that only matters
     when PiXL starts late), each paired with the from-scratch baseline of the same seed."""
-    t, w = best
-    strength = strength_overrides(t, w)
+    text, strength = strength_text(*best), strength_overrides(*best)
     settings = [
         ("scratch UDA baseline", "digits/uda_baseline", ()),
-        (f"scratch UDA + PiXL T {t:g}, weight {w:g}", "digits/uda_pixl", strength),
+        (f"scratch UDA + PiXL {text}", "digits/uda_pixl", strength),
         (
-            f"scratch UDA + PiXL T {t:g}, weight {w:g}, eta from start step",
+            f"scratch UDA + PiXL {text}, eta from start step",
             "digits/uda_pixl",
             (*strength, "pixl.eta_from=start_step"),
         ),
         ("scratch SSL baseline", "digits/ssl_1_30_baseline", ()),
-        (f"scratch SSL + PiXL T {t:g}, weight {w:g}", "digits/ssl_1_30_pixl", strength),
+        (f"scratch SSL + PiXL {text}", "digits/ssl_1_30_pixl", strength),
         ("scratch supervised baseline", "digits/supervised_baseline", ()),
-        (f"scratch supervised + PiXL T {t:g}, weight {w:g}", "digits/supervised_pixl", strength),
+        (f"scratch supervised + PiXL {text}", "digits/supervised_pixl", strength),
     ]
     # Tagged: re-trained beside the PiXL runs, never paired with runs stored from other machines
     # (CPU kernels differ across machines, so the same seed does not train identically there).

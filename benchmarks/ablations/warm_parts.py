@@ -10,7 +10,7 @@ from pathlib import Path
 from ablations.mechanism import mechanism
 from ablations.runner import execute
 from ablations.store import Run, load_store, save_store
-from ablations.tables import mean_std, paired, record, table
+from ablations.tables import mean_std, paired, paired_deltas, record, table
 from ablations.warm import (
     STAGE2_EVAL_EVERY,
     STRENGTHS,
@@ -23,6 +23,7 @@ from ablations.warm import (
     scratch_runs,
     ssl_supervised_runs,
     stage1_runs,
+    strength_label,
     switch_runs,
     warm_uda_runs,
 )
@@ -132,12 +133,9 @@ def wins_everywhere(runs: list[Run], store: dict[str, dict], reference: str) -> 
     """The settings above ``reference`` on every paired seed, with their mean gain."""
     out = []
     for label in dict.fromkeys(r.label for r in runs if r.label != reference):
-        text = paired(runs, store, label, reference)
-        if text == "-":
-            continue
-        higher, total = text.split("(")[1].split(" higher")[0].split("/")
-        if higher == total and int(total) >= 3:
-            out.append(f"{label}: {text}")
+        deltas = paired_deltas(runs, store, label, reference)
+        if len(deltas) >= 3 and all(d > 0 for d in deltas):
+            out.append(f"{label}: {paired(runs, store, label, reference)}")
     return out
 
 
@@ -153,13 +151,12 @@ def part_where(args: argparse.Namespace) -> None:
     ]
     have_uda = all(
         any(r.key in store and r.label == lab for r in uda)
-        for lab in [WARM_UDA_BASELINE]
-        + [f"warm UDA + PiXL T {t:g}, weight {w:g}" for t, w in STRENGTHS]
+        for lab in [WARM_UDA_BASELINE] + [strength_label(t, w) for t, w in STRENGTHS]
     )
     if have_uda:
         best = best_strength(uda, store)
         base = [r for r in uda if r.label == WARM_UDA_BASELINE]
-        strongest = [r for r in uda if r.label.endswith(f"T {best[0]:g}, weight {best[1]:g}")]
+        strongest = [r for r in uda if r.label == strength_label(*best)]
         groups += [
             (
                 "Warm UDA: the open choices, on the best strength",

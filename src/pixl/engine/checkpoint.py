@@ -314,7 +314,5 @@ def warm_start(model: nn.Module, path: str | Path) -> None:
     mismatch = first_mismatch(state, model)
     if mismatch is not None:
         raise CheckpointError(f"{path}: does not fit this model ({mismatch})")
-    with torch.no_grad():
-        own = model.state_dict()
-        for name, tensor in state.items():
-            own[name].copy_(tensor)
+    # nn.Module's own method: smp's MiT overrides load_state_dict without ``strict``.
+    nn.Module.load_state_dict(model, state)
