@@ -23,6 +23,9 @@ from ablations.store import Run
 from ablations.tables import paired_deltas
 
 STAGE2_EVAL_EVERY = 50
+# --part warm-long: the baseline and the best strength with a stage 2 as long as the from-scratch
+# runs, because the 250-step baselines were still rising at their last evaluation.
+LONG_STAGE2_STEPS = 750
 # (temperature, weight) of PiXL measured on warm-started UDA: the paper's strength (0.1, 1), CLUDA's
 # lineage (no temperature = 1, weight 0.5), and the two in between.
 STRENGTHS = ((0.1, 1.0), (1.0, 1.0), (1.0, 0.5), (0.1, 0.1))
@@ -30,6 +33,7 @@ WARM_UDA_BASELINE = "warm UDA baseline: self-training + ClassMix"
 WARM_SSL_BASELINE = "warm SSL baseline: teacher + ClassMix"
 WARM_SUPERVISED_BASELINE = "warm supervised baseline"
 WARM_HRDA_BASELINE = "warm HRDA UDA baseline"
+WARM_UDA_LONG_BASELINE = f"{WARM_UDA_BASELINE}, {LONG_STAGE2_STEPS}-step stage 2"
 SWITCHES = (
     ("joint group (labelled + mixed)", ("pixl.group=joint",)),
     ("mixed PiXL weighted by pseudo-labels", ("pixl.mixed_weighting=pseudo",)),
@@ -54,9 +58,15 @@ def stage1(config: str, seed: int, hrda: bool = False) -> Run:
 
 
 def warm(
-    label: str, config: str, first: Run, args: argparse.Namespace, extra: tuple[str, ...] = ()
+    label: str,
+    config: str,
+    first: Run,
+    args: argparse.Namespace,
+    extra: tuple[str, ...] = (),
+    steps: int | None = None,
 ) -> Run:
-    """A stage-2 run of ``config`` from the stage-1 run ``first`` (same seed)."""
+    """A stage-2 run of ``config`` from the stage-1 run ``first`` (same seed), ``steps`` long
+    (default: ``--stage2-steps``)."""
     overrides = (
         *first.overrides,  # the same architecture (HRDA or not)
         f"model.init_from={args.output_dir}/{first.name}/final/model.safetensors",
@@ -65,7 +75,7 @@ def warm(
         f"trainer.eval_every={STAGE2_EVAL_EVERY}",
         *extra,
     )
-    return Run(label, config, overrides, first.seed, args.stage2_steps, "stage2")
+    return Run(label, config, overrides, first.seed, steps or args.stage2_steps, "stage2")
 
 
 def stage1_runs(args: argparse.Namespace, config: str, hrda: bool = False) -> list[Run]:
@@ -97,6 +107,27 @@ def best_strength(runs: list[Run], store: dict[str, dict]) -> tuple[float, float
         return sum(deltas) / len(deltas)
 
     return max(STRENGTHS, key=gain)
+
+
+def long_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run]:
+    """The warm UDA baseline and the best strength with a ``LONG_STAGE2_STEPS`` stage 2 (its
+    learning-rate schedule spans the longer run): does the difference hold once the baseline has
+    stopped rising?"""
+    runs = []
+    for seed in seeds_of(args):
+        first = stage1("digits/source_only_baseline", seed)
+        runs += [
+            warm(WARM_UDA_LONG_BASELINE, "digits/uda_baseline", first, args, (), LONG_STAGE2_STEPS),
+            warm(
+                f"{strength_label(*best)}, {LONG_STAGE2_STEPS}-step stage 2",
+                "digits/uda_pixl",
+                first,
+                args,
+                strength_overrides(*best),
+                LONG_STAGE2_STEPS,
+            ),
+        ]
+    return runs
 
 
 def switch_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -12,14 +13,17 @@ from ablations.runner import execute
 from ablations.store import Run, load_store, save_store
 from ablations.tables import mean_std, paired, paired_deltas, record, table
 from ablations.warm import (
+    LONG_STAGE2_STEPS,
     STAGE2_EVAL_EVERY,
     STRENGTHS,
     WARM_HRDA_BASELINE,
     WARM_SSL_BASELINE,
     WARM_SUPERVISED_BASELINE,
     WARM_UDA_BASELINE,
+    WARM_UDA_LONG_BASELINE,
     best_strength,
     hrda_runs,
+    long_runs,
     scratch_runs,
     ssl_supervised_runs,
     stage1_runs,
@@ -50,6 +54,10 @@ def part_warm_uda(args: argparse.Namespace) -> None:
 
 def part_warm_switches(args: argparse.Namespace) -> None:
     _train(stage1_runs(args, SOURCE_ONLY), switch_runs(args, _best(args)), args)
+
+
+def part_warm_long(args: argparse.Namespace) -> None:
+    _train(stage1_runs(args, SOURCE_ONLY), long_runs(args, _best(args)), args)
 
 
 def part_warm_ssl_supervised(args: argparse.Namespace) -> None:
@@ -129,6 +137,39 @@ def curve(runs: list[Run], store: dict[str, dict], label: str) -> str:
     return "\n".join(lines)
 
 
+def difference_curve(runs: list[Run], store: dict[str, dict], reference: str) -> str:
+    """Per evaluation: the baseline's mean target-val mIoU and each other setting's paired
+    difference with it (does the difference shrink as the baseline converges?)."""
+    by_label: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        if r.key in store and "val_step" in store[r.key]["curve"]:
+            by_label.setdefault(r.label, {})[r.seed] = store[r.key]["curve"]
+    base = by_label.get(reference, {})
+    others = [label for label in by_label if label != reference]
+    if not base or not others:
+        return ""
+    steps = next(iter(base.values()))["val_step"]
+    lines = [
+        "| step | baseline mIoU % (mean) | "
+        + " | ".join(f"{label}: paired difference" for label in others)
+        + " |",
+        "|---:|---:|" + "---|" * len(others),
+    ]
+    for i, step in enumerate(steps):
+        cells = []
+        for label in others:
+            seeds = sorted(base.keys() & by_label[label].keys())
+            deltas = [
+                100 * (by_label[label][s]["val_miou"][i] - base[s]["val_miou"][i]) for s in seeds
+            ]
+            spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""
+            wins = sum(d > 0 for d in deltas)
+            cells.append(f"{statistics.fmean(deltas):+.2f}{spread} ({wins}/{len(deltas)} higher)")
+        mean = statistics.fmean(100 * c["val_miou"][i] for c in base.values())
+        lines.append(f"| {step} | {mean:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def wins_everywhere(runs: list[Run], store: dict[str, dict], reference: str) -> list[str]:
     """The settings above ``reference`` on every paired seed, with their mean gain."""
     out = []
@@ -164,6 +205,13 @@ def part_where(args: argparse.Namespace) -> None:
                 WARM_UDA_BASELINE,
             ),
         ]
+        groups.append(
+            (
+                f"Warm UDA: a stage 2 of {LONG_STAGE2_STEPS} steps, on the best strength",
+                long_runs(args, best),
+                WARM_UDA_LONG_BASELINE,
+            )
+        )
         sss = ssl_supervised_runs(args, best)
         groups += [
             ("Warm SSL 1/30", [r for r in sss if "SSL" in r.label], WARM_SSL_BASELINE),
@@ -182,11 +230,12 @@ def part_where(args: argparse.Namespace) -> None:
             )
     lines = [
         "Written by `benchmarks/bench_ablations.py --part where` from the stored runs of the"
-        " warm-start study (parts `warm-uda`, `warm-switches`, `warm-ssl-supervised`, `warm-hrda`,"
-        " `scratch-best`). Stage 1: the shipped from-scratch model of the same seed (source-only for"
-        " UDA and supervised, labelled-only for SSL), 750 steps. Stage 2: `model.init_from` the"
-        f" stage-1 weights, self-training and PiXL from step 0 (eta 0.2 -> 0.001),"
-        f" {args.stage2_steps} steps, target val every {STAGE2_EVAL_EVERY} steps. Every PiXL row is"
+        " warm-start study (parts `warm-uda`, `warm-switches`, `warm-long`,"
+        " `warm-ssl-supervised`, `warm-hrda`, `scratch-best`). Stage 1: the shipped from-scratch"
+        " model of the same seed (source-only for UDA and supervised, labelled-only for SSL), 750"
+        " steps. Stage 2: `model.init_from` the stage-1 weights, self-training and PiXL from step 0"
+        f" (eta 0.2 -> 0.001), {args.stage2_steps} steps ({LONG_STAGE2_STEPS} in `warm-long`),"
+        f" target val every {STAGE2_EVAL_EVERY} steps. Every PiXL row is"
         " paired seed by seed with the baseline of its table (same stage-1 weights and seed, no"
         " PiXL). Runs trained two at a time on two cores, one thread each.",
     ]
@@ -204,6 +253,10 @@ def part_where(args: argparse.Namespace) -> None:
             if trend:
                 lines += ["", f"Target-val mIoU % of the baseline ({reference}) during stage 2:",
                           "", trend]  # fmt: skip
+            if reference == WARM_UDA_LONG_BASELINE:
+                gaps = difference_curve(runs, store, reference)
+                if gaps:
+                    lines += ["", "The paired difference at each evaluation:", "", gaps]
     first_dirs = [
         Path(store[r.key]["run_dir"]) for r in firsts if r.key in store and SOURCE_ONLY in r.key
     ]
@@ -223,6 +276,7 @@ def part_where(args: argparse.Namespace) -> None:
 WARM_PARTS = {
     "warm-uda": part_warm_uda,
     "warm-switches": part_warm_switches,
+    "warm-long": part_warm_long,
     "warm-ssl-supervised": part_warm_ssl_supervised,
     "warm-hrda": part_warm_hrda,
     "scratch-best": part_scratch_best,

@@ -53,7 +53,14 @@ def test_quick_sweeps_only_train_the_end_points():
 def test_the_entry_point_offers_every_part():
     ablations = {"uda", "ssl", "supervised", "sweeps", "features", "cost"}
     assert set(bench_ablations.QUICK_PARTS) == ablations  # --quick stays the short ablations
-    warm_parts = {"warm-uda", "warm-switches", "warm-ssl-supervised", "warm-hrda", "scratch-best"}
+    warm_parts = {
+        "warm-uda",
+        "warm-switches",
+        "warm-long",
+        "warm-ssl-supervised",
+        "warm-hrda",
+        "scratch-best",
+    }
     assert set(bench_ablations.PARTS) == ablations | warm_parts | {"where"}
 
 
@@ -94,6 +101,25 @@ def test_best_strength_is_the_highest_mean_paired_gain():
     assert [o for r in switches for o in r.overrides if o.startswith("pixl.group")] == [
         "pixl.group=joint"
     ]
+
+
+def test_the_long_stage2_pairs_the_baseline_and_the_best_strength_at_750_steps():
+    from ablations.warm_parts import difference_curve
+
+    runs = warm.long_runs(warm_args(seeds=[0, 1]), warm.STRENGTHS[2])
+    assert [r.steps for r in runs] == [warm.LONG_STAGE2_STEPS] * 4
+    short = {r.key for r in warm.warm_uda_runs(warm_args(seeds=[0, 1]))}
+    assert not short & {r.key for r in runs}  # its own runs, never the 250-step ones
+    base, pixl = runs[0], runs[1]
+    assert base.label == warm.WARM_UDA_LONG_BASELINE and base.seed == pixl.seed == 0
+    assert pixl.overrides == (*base.overrides, *warm.strength_overrides(*warm.STRENGTHS[2]))
+    # Seed 0: PiXL 2 points below then 1 above; seed 1: 4 below then 3 above.
+    values = {base.key: [0.20, 0.30], pixl.key: [0.18, 0.31]}
+    values |= {runs[2].key: [0.10, 0.20], runs[3].key: [0.06, 0.23]}
+    store = {k: {"curve": {"val_step": [50, 100], "val_miou": v}} for k, v in values.items()}
+    rows = difference_curve(runs, store, warm.WARM_UDA_LONG_BASELINE).splitlines()
+    assert rows[2].startswith("| 50 | 15.00 | -3.00 ± 1.41 (0/2 higher)")
+    assert rows[3].startswith("| 100 | 25.00 | +2.00 ± 1.41 (2/2 higher)")
 
 
 def test_a_finished_but_unstored_run_is_adopted_not_retrained(tmp_path: Path):
