@@ -12,6 +12,7 @@ from pixl.config.schema import PiXLConfig
 from pixl.core import labels_to_feature_resolution, pixl_loss
 from pixl.engine import Trainer
 from pixl.engine.callbacks import Callback
+from pixl.engine.checkpoint import weight_mismatches
 from pixl.engine.tasks.base import PiXLPart, PiXLTerm
 from pixl.errors import CheckpointError
 from pixl.models import SegmentationOutput, TrainOutput, read_state_dict
@@ -74,6 +75,20 @@ def test_init_from_starts_student_and_teacher_from_the_file_as_a_fresh_run(
         assert torch.equal(start.student[name], value), name
         assert torch.equal(start.teacher[name], value), name
     assert trainer.step == 3  # then trains its own steps
+
+
+def test_weight_mismatches_lists_every_disagreement_in_the_models_order() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    state = dict(model.state_dict())
+    assert weight_mismatches(state, model) == []
+    state["0.bias"] = torch.zeros(5)
+    del state["1.weight"]
+    state["2.weight"] = torch.zeros(1)
+    assert weight_mismatches(state, model) == [
+        "0.bias: file (5,) vs model (4,) (another architecture or class count?)",
+        "1.weight is missing from the file",
+        "2.weight is in the file but not in the model",
+    ]
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import random
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,19 +106,11 @@ def check_fits(
             f"{path}: trained for {saved_classes} classes, the config has "
             f"{num_classes_of(config)} (data.labelled.kind={config.data.labelled.kind}){hint}"
         )
-    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    theirs = {k: tuple(v.shape) for k, v in state.get("model", {}).items()}
-    problems = [f"missing {k}" for k in ours.keys() - theirs.keys()]
-    problems += [f"unexpected {k}" for k in theirs.keys() - ours.keys()]
-    problems += [
-        f"{k} {list(theirs[k])} vs {list(ours[k])}"
-        for k in sorted(ours.keys() & theirs.keys())
-        if ours[k] != theirs[k]
-    ]
+    problems = weight_mismatches(state.get("model", {}), model)
     if problems:
         raise CheckpointError(
             f"{path}: the weights do not fit the config's model ({len(problems)} tensors differ, "
-            f"e.g. {sorted(problems)[0]}){hint}; resume with the config it was saved with"
+            f"e.g. {problems[0]}){hint}; resume with the config it was saved with"
         )
 
 
@@ -289,20 +282,24 @@ def init_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     )
 
 
-def first_mismatch(source: dict[str, torch.Tensor], model: nn.Module) -> str | None:
-    """The first tensor (in the model's order) that the file lacks or holds with another shape,
-    then the first tensor the model lacks; None when every key and shape agree."""
+def weight_mismatches(source: Mapping[str, torch.Tensor], model: nn.Module) -> list[str]:
+    """Every disagreement between a state dict and ``model``'s own: tensors the file lacks or holds
+    with another shape (in the model's order), then tensors the model lacks; empty when they fit.
+    Resume (``check_fits``) and ``model.init_from`` (``warm_start``) both report from it."""
     own = model.state_dict()
+    problems = []
     for name, tensor in own.items():
         if name not in source:
-            return f"{name} is missing from the file"
-        if tuple(source[name].shape) != tuple(tensor.shape):
-            return (
+            problems.append(f"{name} is missing from the file")
+        elif tuple(source[name].shape) != tuple(tensor.shape):
+            problems.append(
                 f"{name}: file {tuple(source[name].shape)} vs model {tuple(tensor.shape)}"
                 " (another architecture or class count?)"
             )
-    extra = next((name for name in source if name not in own), None)
-    return None if extra is None else f"{extra} is in the file but not in the model"
+    problems += [
+        f"{name} is in the file but not in the model" for name in source if name not in own
+    ]
+    return problems
 
 
 def warm_start(model: nn.Module, path: str | Path) -> None:
@@ -311,8 +308,8 @@ def warm_start(model: nn.Module, path: str | Path) -> None:
     The run itself starts fresh (step 0, new optimizer and schedule); only the weights are taken.
     """
     state = init_state_dict(path)
-    mismatch = first_mismatch(state, model)
-    if mismatch is not None:
-        raise CheckpointError(f"{path}: does not fit this model ({mismatch})")
+    problems = weight_mismatches(state, model)
+    if problems:
+        raise CheckpointError(f"{path}: does not fit this model ({problems[0]})")
     # nn.Module's own method: smp's MiT overrides load_state_dict without ``strict``.
     nn.Module.load_state_dict(model, state)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from pixl.config.schema import PiXLConfig
 from pixl.core import IGNORE_INDEX, PiXLLoss, eta_at, labels_to_feature_resolution
+from pixl.core.loss import Resolution
 from pixl.models import Box, SegmentationOutput, TrainOutput
 
 Sample = dict[str, Any]
@@ -139,12 +140,16 @@ class PiXLTerm:
             raise ValueError("a PiXL group mixes passes with and without a detail crop")
         low = _concat(lows)
         result = self.criterion(
-            low[:3], None if high is None else high[:3], self.eta(step), low[3], _weight(high)
+            low.resolution,
+            None if high is None else high.resolution,
+            self.eta(step),
+            low.weight,
+            None if high is None else high.weight,
         )
         stats = {f"{prefix}/{k}": v.detach().float() for k, v in result.stats.__dict__.items()}
         return self.config.weight * result.loss, stats
 
-    def _high(self, part: PiXLPart) -> _Weighted | None:
+    def _high(self, part: PiXLPart) -> _GroupInput | None:
         forward = part.forward
         if forward.high is None or forward.box is None:
             return None
@@ -153,7 +158,7 @@ class PiXLTerm:
 
     def _resolution(
         self, out: SegmentationOutput, labels: Tensor, weight: Tensor | None
-    ) -> _Weighted:
+    ) -> _GroupInput:
         size = (out.features.shape[-2], out.features.shape[-1])
         cells = labels_to_feature_resolution(labels, size, self.num_classes, IGNORE_INDEX)
         # A cell weighs the mean of its pixels' weights (labels take the cell's majority).
@@ -162,35 +167,49 @@ class PiXLTerm:
             if weight is None
             else F.adaptive_avg_pool2d(weight[:, None].to(out.features.dtype), size)[:, 0]
         )
-        return out.features, out.logits, cells, cell_weight
+        return _GroupInput(out.features, out.logits, cells, cell_weight)
 
 
-_Weighted = tuple[Tensor, Tensor, Tensor, Tensor | None]
-"""(features, logits, labels at feature resolution, anchor weights or None)."""
+@dataclass
+class _GroupInput:
+    """One resolution of a PiXL group at feature resolution."""
+
+    features: Tensor
+    logits: Tensor
+    labels: Tensor
+    """[B, h, w] majority label of each feature cell."""
+    weight: Tensor | None
+    """[B, h, w] anchor weight of each cell, or None (all 1)."""
+
+    @property
+    def resolution(self) -> Resolution:
+        """What ``pixl.core`` takes: ``(features, logits, labels)``."""
+        return self.features, self.logits, self.labels
 
 
-def _weight(resolution: _Weighted | None) -> Tensor | None:
-    return None if resolution is None else resolution[3]
-
-
-def _concat(parts: list[_Weighted]) -> _Weighted:
+def _concat(parts: list[_GroupInput]) -> _GroupInput:
     """Passes of one group concatenated along the batch; a pass without weights weighs 1."""
     if len(parts) == 1:
         return parts[0]
-    if len({tuple(p[0].shape[1:]) for p in parts}) > 1:
+    if len({tuple(p.features.shape[1:]) for p in parts}) > 1:
         raise ValueError(
             "pixl.group 'joint' needs the labelled and mixed passes at the same feature size, got "
-            + ", ".join(str(tuple(p[0].shape[-2:])) for p in parts)
+            + ", ".join(str(tuple(p.features.shape[-2:])) for p in parts)
         )
     weights = None
-    if any(p[3] is not None for p in parts):
+    if any(p.weight is not None for p in parts):
         weights = torch.cat(
-            [p[3] if p[3] is not None else torch.ones_like(p[2], dtype=p[0].dtype) for p in parts]
+            [
+                p.weight
+                if p.weight is not None
+                else torch.ones_like(p.labels, dtype=p.features.dtype)
+                for p in parts
+            ]
         )
-    return (
-        torch.cat([p[0] for p in parts]),
-        torch.cat([p[1] for p in parts]),
-        torch.cat([p[2] for p in parts]),
+    return _GroupInput(
+        torch.cat([p.features for p in parts]),
+        torch.cat([p.logits for p in parts]),
+        torch.cat([p.labels for p in parts]),
         weights,
     )
 
