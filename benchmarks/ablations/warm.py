@@ -54,7 +54,8 @@ def strength_overrides(temperature: float, weight: float) -> tuple[str, ...]:
 
 def stage1(config: str, seed: int, hrda: bool = False) -> Run:
     """The shipped from-scratch run that stage 2 starts from."""
-    return Run(f"stage 1: {config}", config, HRDA_OVERRIDES if hrda else (), seed, None, "stage1")
+    label = f"stage 1: {config}" + (" (HRDA)" if hrda else "")  # the key holds the overrides
+    return Run(label, config, HRDA_OVERRIDES if hrda else (), seed, None, "stage1")
 
 
 def warm(

@@ -184,7 +184,11 @@ def part_where(args: argparse.Namespace) -> None:
     """Render "Where PiXL helps" from every stored run of the study (trains nothing)."""
     start = time.perf_counter()
     store = load_store()
-    firsts = stage1_runs(args, SOURCE_ONLY) + stage1_runs(args, LABELLED_ONLY)
+    firsts = [
+        *stage1_runs(args, SOURCE_ONLY),
+        *stage1_runs(args, LABELLED_ONLY),
+        *stage1_runs(args, SOURCE_ONLY, hrda=True),
+    ]
     uda = warm_uda_runs(args)
     groups: list[tuple[str, list[Run], str]] = [
         ("Stage 1 (the from-scratch models stage 2 starts from)", firsts, ""),
@@ -258,7 +262,9 @@ def part_where(args: argparse.Namespace) -> None:
                 if gaps:
                     lines += ["", "The paired difference at each evaluation:", "", gaps]
     first_dirs = [
-        Path(store[r.key]["run_dir"]) for r in firsts if r.key in store and SOURCE_ONLY in r.key
+        Path(store[r.key]["run_dir"])
+        for r in firsts
+        if r.key in store and SOURCE_ONLY in r.key and not r.overrides  # DeepLabV3+ ones
     ]
     if first_dirs:
         lines += ["", "### Mechanism: PiXL's pull where stage 2 starts", "", *mechanism(first_dirs)]
