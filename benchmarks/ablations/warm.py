@@ -206,12 +206,23 @@ def hrda_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run]:
 
 
 def scratch_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Run]:
-    """The shipped from-scratch configs with the best strength (PiXL from step 350), with the eta
-    schedule from step 0 (shipped) and from PiXL's own start step (the switch that only matters
-    when PiXL starts late), each paired with the from-scratch baseline of the same seed."""
+    """The shipped from-scratch configs as shipped and with the best strength (PiXL from step
+    350), the latter with the eta schedule from step 0 (shipped) and from PiXL's own start step
+    (the switch that only matters when PiXL starts late), each paired with the from-scratch
+    baseline of the same seed."""
+    from pixl.config import load_config
+
     text, strength = strength_text(*best), strength_overrides(*best)
+
+    def shipped(kind: str, config: str) -> tuple[str, str, tuple[str, ...]]:
+        """The config as shipped (its own strength), the row the best strength must beat."""
+        pixl = load_config(config).pixl
+        text = strength_text(pixl.temperature, pixl.weight)
+        return f"scratch {kind} + PiXL shipped ({text})", config, ()
+
     settings = [
         ("scratch UDA baseline", "digits/uda_baseline", ()),
+        shipped("UDA", "digits/uda_pixl"),
         (f"scratch UDA + PiXL {text}", "digits/uda_pixl", strength),
         (
             f"scratch UDA + PiXL {text}, eta from start step",
@@ -219,8 +230,10 @@ def scratch_runs(args: argparse.Namespace, best: tuple[float, float]) -> list[Ru
             (*strength, "pixl.eta_from=start_step"),
         ),
         ("scratch SSL baseline", "digits/ssl_1_30_baseline", ()),
+        shipped("SSL", "digits/ssl_1_30_pixl"),
         (f"scratch SSL + PiXL {text}", "digits/ssl_1_30_pixl", strength),
         ("scratch supervised baseline", "digits/supervised_baseline", ()),
+        shipped("supervised", "digits/supervised_pixl"),
         (f"scratch supervised + PiXL {text}", "digits/supervised_pixl", strength),
     ]
     # Tagged: re-trained beside the PiXL runs, never paired with runs stored from other machines

@@ -122,6 +122,21 @@ def test_the_long_stage2_pairs_the_baseline_and_the_best_strength_at_750_steps()
     assert rows[3].startswith("| 100 | 25.00 | +2.00 ± 1.41 (2/2 higher)")
 
 
+def test_scratch_runs_compare_the_shipped_and_the_best_strength_with_one_baseline_per_kind():
+    runs = warm.scratch_runs(warm_args(seeds=[0]), warm.STRENGTHS[2])
+    assert {r.stage for r in runs} == {"scratch"} and {r.steps for r in runs} == {None}
+    for kind, config in (("UDA", "uda"), ("SSL", "ssl_1_30"), ("supervised", "supervised")):
+        rows = [r for r in runs if r.label.startswith(f"scratch {kind} ")]
+        assert rows[0].label == f"scratch {kind} baseline"
+        assert rows[0].config == f"digits/{config}_baseline" and rows[0].overrides == ()
+        shipped = next(r for r in rows if "shipped" in r.label)
+        assert shipped.config == f"digits/{config}_pixl" and shipped.overrides == ()
+        best = [r for r in rows if warm.strength_text(*warm.STRENGTHS[2]) in r.label]
+        assert best and all(
+            r.overrides[:2] == warm.strength_overrides(*warm.STRENGTHS[2]) for r in best
+        )
+
+
 def test_a_finished_but_unstored_run_is_adopted_not_retrained(tmp_path: Path):
     import json
 
