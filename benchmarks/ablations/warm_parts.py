@@ -230,7 +230,11 @@ def part_where(args: argparse.Namespace) -> None:
         for kind in ("UDA", "SSL", "supervised"):
             rows = [r for r in scratch if f"scratch {kind}" in r.label]
             groups.append(
-                (f"From scratch, best strength: {kind}", rows, f"scratch {kind} baseline")
+                (
+                    f"From scratch: {kind}, shipped and best strength",
+                    rows,
+                    f"scratch {kind} baseline",
+                )
             )
     lines = [
         "Written by `benchmarks/bench_ablations.py --part where` from the stored runs of the"
