@@ -13,6 +13,7 @@ Writes the "Speed: free speed-ups" section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
 
@@ -114,6 +115,7 @@ def eval_batch() -> dict[str, float]:
 
 def main() -> None:
     torch.set_grad_enabled(True)
+    load = os.getloadavg()[0]  # what else the cores were doing when the timing began
     opt_times, opt_diff = adamw()
     ema_times = ema()
     slide_rates, same_argmax = slide()
@@ -124,8 +126,9 @@ def main() -> None:
     }
     body = "\n".join(
         [
-            f"Machine: {machine_line()}; 2 cores shared with other jobs (compare rows, not absolute "
-            "times). Best of the rounds, variants taking turns in one process.",
+            f"Machine: {machine_line()}; {os.cpu_count()} cores, load average {load:.1f} when it"
+            " started (compare rows; absolute times move with the load). Best of the rounds,"
+            " variants taking turns in one process.",
             "Command: `OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_speed.py`",
             "",
             "| what | before | after | after / before |",
