@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from pixl.core import IGNORE_INDEX
 from pixl.data import build_dataset, dataset_info, prepare_dataset, read_subset
 from pixl.data.splits import draw_nested_subsets
-from pixl.data.transforms import denormalize, random_crop_pair
+from pixl.data.transforms import denormalize, random_crop_at
 from pixl.errors import DataError
 
 from .data_fakes import make_cityscapes, make_gta5
@@ -119,7 +119,7 @@ def test_cat_max_ratio_prefers_mixed_crops() -> None:
     def mixed_fraction(ratio: float) -> float:
         ok = 0
         for seed in range(300):
-            _, crop = random_crop_pair(
+            _, crop, _ = random_crop_at(
                 image, label, (16, 16), np.random.default_rng(seed), cat_max_ratio=ratio
             )
             counts = np.bincount(crop.ravel(), minlength=2)
@@ -131,7 +131,7 @@ def test_cat_max_ratio_prefers_mixed_crops() -> None:
 
 def test_small_images_are_padded_with_ignore() -> None:
     image, label = np.ones((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8)
-    out_image, out_label = random_crop_pair(image, label, (8, 8), np.random.default_rng(0))
+    out_image, out_label, _ = random_crop_at(image, label, (8, 8), np.random.default_rng(0))
     assert out_image.shape == (8, 8, 3) and (out_label[4:] == IGNORE_INDEX).all()
 
 

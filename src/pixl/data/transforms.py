@@ -51,27 +51,6 @@ def _max_class_ratio_ok(label: np.ndarray, cat_max_ratio: float) -> bool:
     return len(counts) > 1 and counts.max() / counts.sum() < cat_max_ratio
 
 
-def random_crop_pair(
-    image: np.ndarray,
-    label: np.ndarray | None,
-    size: tuple[int, int],
-    rng: np.random.Generator,
-    *,
-    cat_max_ratio: float = 1.0,
-    tries: int = 10,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Random ``size = (h, w)`` crop (padding first if smaller).
-
-    With ``cat_max_ratio < 1`` the crop is redrawn up to ``tries`` times until no single class
-    covers more than that fraction of its valid pixels (mmseg's RandomCrop, used on the source).
-    Shape: [H, W, 3], [H, W] -> [h, w, 3], [h, w].
-    """
-    image, label, _ = random_crop_at(
-        image, label, size, rng, cat_max_ratio=cat_max_ratio, tries=tries
-    )
-    return image, label
-
-
 def random_crop_at(
     image: np.ndarray,
     label: np.ndarray | None,
@@ -81,7 +60,13 @@ def random_crop_at(
     cat_max_ratio: float = 1.0,
     tries: int = 10,
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
-    """``random_crop_pair`` that also returns the crop's corner ``(top, left)`` in the image."""
+    """Random ``size = (h, w)`` crop (padding first if smaller) and its corner ``(top, left)`` in
+    the padded image.
+
+    With ``cat_max_ratio < 1`` the crop is redrawn up to ``tries`` times until no single class
+    covers more than that fraction of its valid pixels (mmseg's RandomCrop, used on the source).
+    Shape: [H, W, 3], [H, W] -> [h, w, 3], [h, w].
+    """
     image, label = _pad_to(image, label, size)
     height, width = size
     for _ in range(tries if (cat_max_ratio < 1.0 and label is not None) else 1):
@@ -96,18 +81,10 @@ def random_crop_at(
     return crop_image, crop_label, (top, left)
 
 
-def random_flip_pair(
-    image: np.ndarray, label: np.ndarray | None, rng: np.random.Generator, p: float = 0.5
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Horizontal flip with probability ``p``. Shape: unchanged."""
-    image, label, _ = random_flip_flag(image, label, rng, p)
-    return image, label
-
-
 def random_flip_flag(
     image: np.ndarray, label: np.ndarray | None, rng: np.random.Generator, p: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """``random_flip_pair`` that also says whether it flipped."""
+    """Horizontal flip with probability ``p``, and whether it flipped. Shape: unchanged."""
     flipped = bool(rng.random() < p)
     if flipped:
         image = image[:, ::-1]
