@@ -39,7 +39,11 @@ def paired_deltas(
 def paired(runs: list[Run], store: dict[str, dict], label: str, reference: str) -> str:
     """The paired differences of :func:`paired_deltas` as mean ± std and how many seeds ``label``
     wins."""
-    deltas = paired_deltas(runs, store, label, reference)
+    return describe_deltas(paired_deltas(runs, store, label, reference))
+
+
+def describe_deltas(deltas: list[float]) -> str:
+    """Paired differences as ``mean ± std (wins/n higher)``; ``-`` when there are none."""
     if not deltas:
         return "-"
     spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""

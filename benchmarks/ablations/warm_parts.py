@@ -11,7 +11,7 @@ from pathlib import Path
 from ablations.mechanism import mechanism
 from ablations.runner import execute
 from ablations.store import Run, load_store, save_store
-from ablations.tables import mean_std, paired, paired_deltas, record, table
+from ablations.tables import describe_deltas, mean_std, paired, paired_deltas, record, table
 from ablations.warm import (
     LONG_STAGE2_STEPS,
     STAGE2_EVAL_EVERY,
@@ -162,9 +162,7 @@ def difference_curve(runs: list[Run], store: dict[str, dict], reference: str) ->
             deltas = [
                 100 * (by_label[label][s]["val_miou"][i] - base[s]["val_miou"][i]) for s in seeds
             ]
-            spread = f" ± {statistics.stdev(deltas):.2f}" if len(deltas) > 1 else ""
-            wins = sum(d > 0 for d in deltas)
-            cells.append(f"{statistics.fmean(deltas):+.2f}{spread} ({wins}/{len(deltas)} higher)")
+            cells.append(describe_deltas(deltas))
         mean = statistics.fmean(100 * c["val_miou"][i] for c in base.values())
         lines.append(f"| {step} | {mean:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
