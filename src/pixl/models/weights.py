@@ -123,11 +123,15 @@ def load_pretrained(module: nn.Module, path: str | Path) -> LoadReport:
     mmseg/DAFormer checkpoints (``state_dict`` + ``backbone.`` prefix) and ``.safetensors``.
     Raises ``CheckpointError`` when the file holds pickled objects or nothing matches.
     """
-    source = read_state_dict(path)
+    return load_state(module, read_state_dict(path), str(path))
+
+
+def load_state(module: nn.Module, source: Mapping[str, Tensor], origin: str) -> LoadReport:
+    """``load_pretrained`` for tensors already in memory; ``origin`` names them in messages."""
     matched, report = match_state_dict(source, module)
     if not matched:
         raise CheckpointError(
-            f"{path}: no tensor matches the model (file keys look like {next(iter(source))!r}, "
+            f"{origin}: no tensor matches the model (file keys look like {next(iter(source))!r}, "
             f"model keys like {next(iter(module.state_dict()), '')!r})"
         )
     # nn.Module's own method: smp's MiT overrides load_state_dict without ``strict``.
@@ -135,7 +139,7 @@ def load_pretrained(module: nn.Module, path: str | Path) -> LoadReport:
     if report.missing or report.unexpected or report.mismatched:
         log.warning(
             "%s: loaded %d tensors; %d missing, %d unexpected, %d shape-mismatched",
-            path,
+            origin,
             len(matched),
             len(report.missing),
             len(report.unexpected),
