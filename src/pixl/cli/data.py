@@ -86,6 +86,8 @@ def run_prepare(args: argparse.Namespace) -> int:
     )
     for path in report.stats_files:
         print(f"class statistics: {path}")
+    for note in report.notes:
+        print(f"cell purity: {note}")
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for problem in report.problems:

@@ -14,26 +14,19 @@ UDA), ``target_val``, plus ``splits/target_train_1_30.txt`` for semi-supervised 
 from __future__ import annotations
 
 import functools
-import json
 import math
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from pathlib import Path
 
 import cv2
 import numpy as np
-from rich.progress import track
 
+from pixl.data import synthetic
 from pixl.data.descriptor import DatasetKind
 from pixl.data.info import DIGIT_CLASSES
-from pixl.data.io import write_png_atomic, write_rgb_atomic
 from pixl.data.report import PrepareOptions, PrepareReport
-from pixl.data.stats import build_stats, class_stats_path, count_classes, save_stats
-from pixl.errors import DataError
+from pixl.data.synthetic import SceneSpec
 
 DEFAULT_SIZES: dict[str, int] = {"source_train": 1000, "target_train": 1000, "target_val": 200}
-_DOMAIN = {"source_train": "synth", "target_train": "photo", "target_val": "photo"}
-_SPLIT_CODE = {"source_train": 0, "target_train": 1, "target_val": 2}
 PHOTOS: tuple[str, ...] = (
     "sklearn:china",
     "sklearn:flower",
@@ -45,7 +38,7 @@ PHOTOS: tuple[str, ...] = (
     "skimage:grass",
     "skimage:gravel",
 )
-MANIFEST = "pixl_digits.json"
+MANIFEST = "pixl_digits.json"  # the manifest SceneSpec names for kind "digits"
 GENERATOR_VERSION = 2  # bump when render_scene changes: old folders are refused, not mixed
 DIGITS_PER_SCENE = (2, 5)  # inclusive
 DIGIT_SIDE = (0.25, 0.45)  # fraction of the image side
@@ -133,6 +126,10 @@ def _free_box(
     return None
 
 
+def _preload() -> None:
+    _photos(), _digit_pools()
+
+
 def render_scene(
     domain: str, rng: np.random.Generator, size: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -171,118 +168,32 @@ def render_scene(
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), label
 
 
-def _paths(root: Path, split: str, index: int) -> tuple[str, Path, Path]:
-    domain = _DOMAIN[split]
-    name = f"{domain}_{split.split('_')[1]}_{index:05d}"
-    image = root / "leftImg8bit" / split / domain / f"{name}_leftImg8bit.png"
-    label = root / "gtFine" / split / domain / f"{name}_gtFine_labelTrainIds.png"
-    return name, image, label
-
-
-def _make_one(
-    args: tuple[Path, str, int, int, int],
-) -> tuple[str, dict[int, int], bool, list[str]]:
-    """Render one scene; files already there are decoded and checked, a bad one is written again
-    (generation is deterministic) and reported as a problem."""
-    root, split, index, seed, size = args
-    name, image_path, label_path = _paths(root, split, index)
-    rng = np.random.default_rng([seed, _SPLIT_CODE[split], index])
-    image, label = render_scene(_DOMAIN[split], rng, size)
-    problems = [
-        problem
-        for problem in (_check_file(image_path, image), _check_file(label_path, label))
-        if problem is not None
-    ]
-    written = not (image_path.is_file() and label_path.is_file())
-    if written or problems:
-        write_rgb_atomic(image_path, image)
-        write_png_atomic(label_path, label)
-    return name, count_classes(label, len(DIGIT_CLASSES)), written, problems
-
-
-def _check_file(path: Path, expected: np.ndarray) -> str | None:
-    """Why an existing file differs from what this generator writes (``None``: fine or absent)."""
-    if not path.is_file():
-        return None
-    flag = cv2.IMREAD_COLOR if expected.ndim == 3 else cv2.IMREAD_UNCHANGED
-    data = cv2.imread(str(path), flag)
-    if data is None:
-        return f"{path}: cannot decode (corrupt or truncated); written again"
-    if expected.ndim == 3:
-        data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
-    if data.shape != expected.shape or not np.array_equal(data, expected):
-        return f"{path}: differs from the scene of its seed; written again"
-    return None
-
-
-def is_current(root: str | Path) -> bool:
-    """Whether ``root`` was written by this generator version (older scenes differ)."""
-    path = Path(root) / MANIFEST
-    try:
-        return json.loads(path.read_text()).get("version") == GENERATOR_VERSION
-    except (OSError, ValueError):
-        return False
-
-
-def is_complete(root: Path) -> bool:
-    """Whether generation finished (the card is written last) with this generator version."""
-    return (root / "dataset_card.md").is_file() and is_current(root)
-
-
-def _check_manifest(root: Path, manifest: dict) -> None:
-    path = root / MANIFEST
-    if path.is_file():
-        previous = json.loads(path.read_text())
-        changed = {k: (previous.get(k), v) for k, v in manifest.items() if previous.get(k) != v}
-        if changed:
-            what = ", ".join(f"{k} {old} (asked {new})" for k, (old, new) in changed.items())
-            raise DataError(
-                f"{path}: this folder holds DigitScenes with {what}; "
-                "delete the folder or use another one"
-            )
-    root.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=1))
-
-
-def _ssl_subset(root: Path, names: list[str], seed: int) -> Path:
-    """Seeded 1/30 of target_train, for semi-supervised runs."""
-    rng = np.random.default_rng([seed, 30])
-    count = max(1, round(len(names) / 30))
-    chosen = sorted(names[i] for i in rng.choice(len(names), size=count, replace=False))
-    path = root / "splits" / "target_train_1_30.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{n}\n" for n in chosen))
-    return path
-
-
-def write_dataset_card(
-    root: Path, stats: dict[str, np.ndarray], sizes: dict[str, int], seed: int, image_size: int
-) -> Path:
-    """``ROOT/dataset_card.md``: provenance, sizes and class frequencies per split."""
-    lines = [
-        "# DigitScenes",
-        "",
-        f"Generated by `pixl data prepare digits` (seed {seed}), {image_size}x{image_size} px,",
+DIGIT_SCENES = SceneSpec(
+    kind="digits",
+    title="DigitScenes",
+    classes=DIGIT_CLASSES,
+    default_sizes=DEFAULT_SIZES,
+    image_size=128,
+    version=GENERATOR_VERSION,
+    render=render_scene,
+    description=(
         "11 classes (background, digits 0-9). Digits: scikit-learn `load_digits` (source: first",
         "half of the samples, target: second half). Photographs: " + ", ".join(PHOTOS) + ".",
         "Source `synth`: flat/gradient colours, hard edges. Target `photo`: photo backgrounds,",
         "MNIST-M-style digits, blur and noise. `splits/target_train_1_30.txt`: seeded SSL subset.",
-        "",
-        "| split | domain | images |",
-        "|---|---|---|",
-        *(f"| {s} | {_DOMAIN[s]} | {n} |" for s, n in sizes.items()),
-        "",
-        "Class pixel frequencies (%):",
-        "",
-        "| class | " + " | ".join(sizes) + " |",
-        "|---|" + "---|" * len(sizes),
-    ]
-    for c, name in enumerate(DIGIT_CLASSES):
-        cells = [f"{100 * stats[s][c]:.2f}" for s in sizes]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    path = root / "dataset_card.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    ),
+    preload=_preload,
+)
+
+
+def is_complete(root: Path) -> bool:
+    """Whether DigitScenes generation finished at ``root`` with this generator version."""
+    return synthetic.is_complete(DIGIT_SCENES, root)
+
+
+def is_current(root: str | Path) -> bool:
+    """Whether ``root`` was written by this generator version (older scenes differ)."""
+    return synthetic.is_current(DIGIT_SCENES, root)
 
 
 def generate_digit_scenes(
@@ -295,47 +206,16 @@ def generate_digit_scenes(
     progress: bool = False,
 ) -> PrepareReport:
     """Write DigitScenes under ``root``; identical bytes for one seed; re-runs skip done files."""
-    root = Path(root)
-    sizes = dict(DEFAULT_SIZES if sizes is None else sizes)
-    if set(sizes) != set(DEFAULT_SIZES) or min(sizes.values()) < 1 or image_size < 32:
-        raise DataError(f"DigitScenes sizes need {sorted(DEFAULT_SIZES)} >= 1 and image_size >= 32")
-    _check_manifest(
+    return synthetic.generate_scenes(
+        DIGIT_SCENES,
         root,
-        {"version": GENERATOR_VERSION, "seed": seed, "sizes": sizes, "image_size": image_size},
+        seed=seed,
+        sizes=sizes,
+        image_size=image_size,
+        workers=workers,
+        progress=progress,
+        card_purity=False,  # the card's bytes predate the purity figure (printed by prepare)
     )
-    report = PrepareReport("digits", root)
-    jobs = {
-        split: [(root, split, i, seed, image_size) for i in range(n)] for split, n in sizes.items()
-    }
-    for split in sizes:
-        for folder in ("leftImg8bit", "gtFine"):
-            (root / folder / split / _DOMAIN[split]).mkdir(parents=True, exist_ok=True)
-    _photos(), _digit_pools()  # loaded once here; forked workers inherit them
-    frequencies: dict[str, np.ndarray] = {}
-    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
-        for split, split_jobs in jobs.items():
-            mapped = (
-                pool.map(_make_one, split_jobs, chunksize=32)
-                if pool
-                else map(_make_one, split_jobs)
-            )
-            label = f"digits {split}"
-            results = list(
-                track(mapped, total=len(split_jobs), description=label, disable=not progress)
-            )
-            report.converted += sum(r[2] or bool(r[3]) for r in results)
-            report.skipped += sum(not r[2] and not r[3] for r in results)
-            report.problems += [problem for r in results for problem in r[3]]
-            stats = build_stats(
-                "digits", split, len(DIGIT_CLASSES), [(r[0], r[1]) for r in results]
-            )
-            save_stats(stats, class_stats_path(root, split))
-            report.stats_files.append(class_stats_path(root, split))
-            frequencies[split] = stats.frequencies()
-            if split == "target_train":
-                _ssl_subset(root, [r[0] for r in results], seed)
-    write_dataset_card(root, frequencies, sizes, seed, image_size)
-    return report
 
 
 def prepare_digits(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:

@@ -25,6 +25,8 @@ class PrepareReport:
     left_out: list[str] = field(default_factory=list)
     """Images left out of their split (no label), as ``split/stem``."""
     stats_files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Facts about the data to print (generated kinds: each split's feature-cell purity)."""
     seconds: float = 0.0
 
     @property
