@@ -33,6 +33,13 @@ from pixl.data.io import read_synthia_label
 from pixl.data.layouts import Layout
 from pixl.data.prepare import convert_official, default_workers
 from pixl.data.report import PrepareOptions, PrepareReport
+from pixl.data.texscapes import (
+    TEXSCAPES_CLASSES,
+    TEXSCAPES_PALETTE,
+    TEXSCAPES_THINGS,
+    prepare_texscapes,
+)
+from pixl.data.texscapes import is_complete as texscapes_complete
 from pixl.errors import DataError
 
 _CITYSCAPES_LAYOUT = Layout(
@@ -44,6 +51,15 @@ _CITYSCAPES_LAYOUT = Layout(
     by_city=True,
 )
 _CITYSCAPES_TABLE = lookup_table(CITYSCAPES_ID_TO_TRAINID, 34)
+# The generated benchmarks (pixl.data.synthetic): Cityscapes layout, train-id labels written.
+_GENERATED_LAYOUT = Layout(
+    images="leftImg8bit/{split}",
+    labels="gtFine/{split}",
+    image_suffixes=("_leftImg8bit.png",),
+    raw_label_suffix=None,
+    train_label_suffix="_gtFine_labelTrainIds.png",
+    by_city=True,
+)
 
 
 def _cityscapes_classes(kind: str, **extra: object) -> DatasetInfo:
@@ -94,14 +110,7 @@ _DESCRIPTORS: tuple[DatasetKind, ...] = (
     DatasetKind(
         name="digits",
         summary="DigitScenes: generated into ROOT (Cityscapes layout, train-id labels)",
-        layout=Layout(
-            images="leftImg8bit/{split}",
-            labels="gtFine/{split}",
-            image_suffixes=("_leftImg8bit.png",),
-            raw_label_suffix=None,
-            train_label_suffix="_gtFine_labelTrainIds.png",
-            by_city=True,
-        ),
+        layout=_GENERATED_LAYOUT,
         splits=("source_train", "target_train", "target_val"),
         prepare_splits=None,
         prepare_step=prepare_digits,
@@ -109,6 +118,23 @@ _DESCRIPTORS: tuple[DatasetKind, ...] = (
             "digits", 11, DIGIT_CLASSES, DIGIT_PALETTE, tuple(range(1, 11)), rcs_min_pixels=150
         ),
         prepared_check=is_complete,
+    ),
+    DatasetKind(
+        name="texscapes",
+        summary="TexScapes: generated into ROOT (Cityscapes layout, train-id labels)",
+        layout=_GENERATED_LAYOUT,
+        splits=("source_train", "target_train", "target_val"),
+        prepare_splits=None,
+        prepare_step=prepare_texscapes,
+        classes=DatasetInfo(
+            "texscapes",
+            len(TEXSCAPES_CLASSES),
+            TEXSCAPES_CLASSES,
+            TEXSCAPES_PALETTE,
+            TEXSCAPES_THINGS,
+            rcs_min_pixels=200,
+        ),
+        prepared_check=texscapes_complete,
     ),
     DatasetKind(
         name="folder",

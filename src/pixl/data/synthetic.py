@@ -260,7 +260,9 @@ def generate_scenes(
             report.converted += sum(r[2] or bool(r[3]) for r in results)
             report.skipped += sum(not r[2] and not r[3] for r in results)
             report.problems += [problem for r in results for problem in r[3]]
-            stats = build_stats(spec.kind, split, len(spec.classes), [(r[0], r[1]) for r in results])
+            stats = build_stats(
+                spec.kind, split, len(spec.classes), [(r[0], r[1]) for r in results]
+            )
             save_stats(stats, class_stats_path(root, split))
             report.stats_files.append(class_stats_path(root, split))
             frequencies[split] = stats.frequencies()
