@@ -71,7 +71,8 @@ def test_encoder_imagenet_weights_load_offline(mapped_and_reference, monkeypatch
 def test_feature_distance_uses_the_packaged_weights():
     fd = FeatureDistance("tu-tf_efficientnet_lite0", "imagenet", thing_classes=[1])
     reference = build_encoder("tu-tf_efficientnet_lite0", "imagenet")
-    assert all(torch.equal(a, b) for a, b in zip(fd.encoder.parameters(), reference.parameters()))
+    pairs = zip(fd.encoder.parameters(), reference.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
 
 
 def test_missing_package_is_one_line_naming_it():
