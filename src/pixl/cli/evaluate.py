@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from pixl.config import load_config
     from pixl.engine import load_for_inference
     from pixl.evaluation import render_table
+    from pixl.evaluation.report import report_path
     from pixl.evaluation.runner import (
         InferenceSettings,
         evaluate_config,
@@ -47,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     settings = InferenceSettings.from_config(config, args.mode)
+    checkpoint = str(Path(args.checkpoint).resolve())
+    split = args.split or config.data.val.split
+    default = Path(config.run_dir) / "eval" / f"{Path(args.checkpoint).stem}_{split}.json"
+    # Before the work: a report never replaces another checkpoint's (nor a user's file).
+    output = report_path(args.output or default, checkpoint, chosen=args.output is not None)
     fabric = start_fabric(args.accelerator, args.devices)
     done = False
     try:
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_config(
             model,
             config,
-            source=args.checkpoint,
+            source=checkpoint,
             split=args.split,
             settings=settings,
             fabric=fabric,
@@ -63,15 +69,11 @@ def run(args: argparse.Namespace) -> int:
     finally:  # every rank leaves DDP cleanly (after a barrier only if all of them got here)
         stop_distributed(barrier=done)
     if fabric.is_global_zero:
-        split = args.split or config.data.val.split
-        output = (
-            args.output
-            or Path(config.run_dir) / "eval" / f"{Path(args.checkpoint).stem}_{split}.json"
-        )
         report.to_json(output)
         console = Console(soft_wrap=True)  # paths stay on one line (copyable)
         console.print(render_table(report))
         console.print(
-            f"mIoU {100 * report.miou:.2f} on {report.num_images} images; report: {output}"
+            f"mIoU {100 * report.miou:.2f} on {report.num_images} images of {checkpoint}; "
+            f"report: {output}"
         )
     return 0

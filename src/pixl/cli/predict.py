@@ -43,12 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from pixl.evaluation.runner import (
         InferenceSettings,
         check_device,
-        check_separate,
+        plan_predictions,
         predict_files,
     )
 
     device = check_device(args.device)
-    check_separate(args.input, args.output)  # before the model is loaded: fail fast
+    plan_predictions(args.input, args.output)  # before the model is loaded: fail fast
     config, model = load_for_inference(args.checkpoint, map_location=device)
     failed: list[str] = []
     written = predict_files(

@@ -132,14 +132,16 @@ class Trainer:
         self.last_checkpoint = self.checkpoints.path_for(self.step)
         return path
 
-    def evaluate(self) -> EvalReport:
+    def evaluate(self, weights: Path | None = None) -> EvalReport:
         """Score the student on the val split (collective) exactly as ``pixl eval`` scores a
         checkpoint (``evaluate_config``: full-size labels, the class subsets of the labelled and
-        the val dataset, a shard per rank, full precision), then call the ``on_eval`` hooks."""
+        the val dataset, a shard per rank, full precision), then call the ``on_eval`` hooks.
+        ``weights``: the file holding these weights, which the report names (default: the run
+        folder and step)."""
         report = evaluate_config(
             self.raw_model,
             self.config,
-            source=str(self.run_dir),
+            source=str(weights) if weights is not None else f"{self.run_dir} at step {self.step}",
             settings=self.eval_settings,
             fabric=self._fabric(),
             loader=self.val_loader,
@@ -189,7 +191,7 @@ class Trainer:
             weights = None
             if fabric.is_global_zero:
                 weights = export_weights(self.raw_model, self.config, self.run_dir / "final")
-            report = self.evaluate() if self.final_eval else None
+            report = self.evaluate(self.last_checkpoint) if self.final_eval else None
             if report is not None and fabric.is_global_zero:
                 report.to_json(self.run_dir / "eval" / "report.json")
             finished = True

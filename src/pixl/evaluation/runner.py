@@ -7,7 +7,7 @@ says which split, how to resize, and whole or sliding-window inference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,8 @@ def evaluate_config(
     loader: DataLoader | None = None,
 ) -> EvalReport:
     """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
-    shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors.
+    shard and the confusion matrix is summed across ranks. ``source`` names the weights (in errors
+    and as the report's ``checkpoint``).
 
     ``loader``: an ``eval_loader`` of this config made beforehand (the trainer makes one per run,
     so a bad val split fails before training); by default one is made here. Callers run this
@@ -170,7 +171,7 @@ def evaluate_config(
     if fabric is not None:
         model = model.to(fabric.device)
         reducer = fabric
-    return evaluate(
+    report = evaluate(
         model,
         loader,
         num_classes=info.num_classes,
@@ -181,6 +182,7 @@ def evaluate_config(
         class_names=info.class_names,
         subsets=eval_subsets(config),
     )
+    return replace(report, checkpoint=source)
 
 
 def check_device(name: str) -> torch.device:
@@ -201,14 +203,19 @@ def check_device(name: str) -> torch.device:
 
 
 def check_separate(source: Path, output_dir: Path) -> None:
-    """Refuse an output folder that would overwrite the inputs or be read as input next time."""
+    """Refuse an output folder that would overwrite the inputs or be read as input next time.
+
+    A single image may not be predicted into its own folder: ``photos/same.jpg`` would be written
+    as ``photos/same.png``, which may be another photo (any input extension is refused alike).
+    """
     src, out = source.resolve(), output_dir.resolve()
     if not src.exists():
         return  # list_images says so
     if src.is_file():
-        if src.suffix.lower() == ".png" and out == src.parent:
+        if out == src.parent:
             raise ConfigError(
-                f"--output {output_dir}: the prediction would replace the input {source}; "
+                f"--output {output_dir} is the folder of --input {source}: the prediction "
+                f"would be written among the images (as {src.with_suffix('.png').name}); "
                 "choose another folder"
             )
         return
@@ -229,6 +236,24 @@ def check_separate(source: Path, output_dir: Path) -> None:
         )
 
 
+def plan_predictions(source: Path, output_dir: Path) -> list[tuple[Path, Path]]:
+    """``(image, prediction path)`` for every image of ``source``, checked before any work: the
+    output is separate from the input (``check_separate``) and no two images map to one output
+    name (``a.jpg`` and ``a.png`` would both be ``a.png``)."""
+    check_separate(source, output_dir)
+    root, images = list_images(source)
+    plan = [(image, prediction_path(image, root, output_dir)) for image in images]
+    first_of: dict[Path, Path] = {}
+    for image, target in plan:
+        other = first_of.setdefault(target, image)
+        if other != image:
+            raise ConfigError(
+                f"--input {source}: {other.name} and {image.name} would both be predicted as "
+                f"{target}; rename one of them (predictions keep the stem, as PNG)"
+            )
+    return plan
+
+
 def predict_files(
     model: nn.Module,
     config: ExperimentConfig,
@@ -246,21 +271,20 @@ def predict_files(
     Images are resized like the val data (``data.val.resize``) before the model; the logits are
     resized back to the original size before the argmax. ``weights`` names the model in errors.
     ``legend``: the colour and overlay pictures carry the legend of the classes they show.
-    The output never overlaps the input (``check_separate``). With a ``failed`` list, an image
+    The output never overlaps the input and no two images share an output (``plan_predictions``). With a ``failed`` list, an image
     that cannot be read is noted there (one line each) and the rest are predicted.
     """
     info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, weights)
     check_format(fmt, info.num_classes)
     settings = settings or InferenceSettings.from_config(config)
-    check_separate(source, output_dir)
-    root, images = list_images(source)
+    plan = plan_predictions(source, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)  # an unusable output fails before any work
     device = next(model.parameters()).device
     names = info.class_names if legend else None
     written = []
     model.eval()
-    for image_path in images:
+    for image_path, target in plan:
         try:
             image = read_image(image_path)
             resized, _ = resize_pair(image, None, config.data.val.resize or image.shape[:2])
@@ -273,7 +297,6 @@ def predict_files(
                 size=image.shape[:2],
             )
             prediction = labels[0].cpu().numpy().astype(np.uint8)
-            target = prediction_path(image_path, root, output_dir)
             written.append(
                 save_prediction(
                     prediction, target, fmt, palette=info.palette, image=image, class_names=names
