@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from pixl.config import load_config
     from pixl.engine import load_for_inference
+    from pixl.engine.run_folder import in_its_run_folder
     from pixl.evaluation import render_table
     from pixl.evaluation.report import report_path
     from pixl.evaluation.runner import (
@@ -46,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         stop_distributed,
     )
 
-    config = load_config(args.config, args.overrides)
+    config = in_its_run_folder(
+        load_config(args.config, args.overrides), args.config, args.overrides
+    )
     settings = InferenceSettings.from_config(config, args.mode)
     checkpoint = str(Path(args.checkpoint).resolve())
     split = args.split or config.data.val.split

@@ -93,6 +93,35 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return result
 
 
+def resolve_paths(config: ExperimentConfig, base: str | Path | None = None) -> ExperimentConfig:
+    """A copy of ``config`` whose relative paths are made absolute against ``base`` (default: the
+    working directory): ``output_dir``, every ``data.*.root``, a ``subset_file`` that is a file,
+    ``model.init_from`` and a local ``model.options.encoder_weights`` file.
+
+    A run resolves them once, when it starts, and saves them resolved in ``RUN/config.yaml``, so
+    resuming, evaluating or predicting from any other directory finds the same folders.
+    """
+    base = Path.cwd() if base is None else Path(base)
+
+    def absolute(path: str) -> str:
+        return str((base / Path(path).expanduser()).resolve())
+
+    resolved = config.model_copy(deep=True)
+    resolved.output_dir = absolute(config.output_dir)
+    for spec in (resolved.data.labelled, resolved.data.unlabelled, resolved.data.val):
+        if spec is None:
+            continue
+        spec.root = absolute(spec.root)
+        if spec.subset_file is not None and (base / spec.subset_file).is_file():
+            spec.subset_file = absolute(spec.subset_file)
+    if resolved.model.init_from is not None:
+        resolved.model.init_from = absolute(resolved.model.init_from)
+    weights = resolved.model.options.get("encoder_weights")
+    if isinstance(weights, str) and (base / weights).expanduser().is_file():  # not a hub tag
+        resolved.model.options["encoder_weights"] = absolute(weights)
+    return resolved
+
+
 def save_config(config: ExperimentConfig, path: str | Path) -> Path:
     """Write the resolved config (every default filled in) as YAML."""
     path = Path(path)

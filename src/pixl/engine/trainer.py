@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from lightning_fabric import Fabric
 
-from pixl.config import ExperimentConfig, save_config
+from pixl.config import ExperimentConfig, resolve_paths, save_config
 from pixl.engine.build import build_feature_distance, build_model, build_task
 from pixl.engine.callbacks import Callback, default_callbacks
 from pixl.engine.checkpoint import (
@@ -77,7 +77,8 @@ class Trainer:
         callbacks: list[Callback] | None = None,
         final_eval: bool = True,
     ) -> None:
-        self.config = config
+        # Relative folders are resolved once, here, and saved resolved in RUN/config.yaml.
+        self.config = config = resolve_paths(config)
         self.resume = resume
         self.overwrite = overwrite
         self.run_dir = Path(config.run_dir)
