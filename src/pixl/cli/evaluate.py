@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pixl.config import load_config
-    from pixl.engine import load_for_inference
+    from pixl.engine import load_trained
     from pixl.engine.run_folder import in_its_run_folder
     from pixl.evaluation import render_table
     from pixl.evaluation.report import report_path
@@ -59,14 +59,15 @@ def run(args: argparse.Namespace) -> int:
     fabric = start_fabric(args.accelerator, args.devices)
     done = False
     try:
-        _, model = load_for_inference(args.checkpoint, map_location=fabric.device)
+        trained = load_trained(args.checkpoint, map_location=fabric.device)
         report = evaluate_config(
-            model,
+            trained.model,
             config,
             source=checkpoint,
             split=args.split,
             settings=settings,
             fabric=fabric,
+            classes=trained.classes.class_names,
         )
         done = True
     finally:  # every rank leaves DDP cleanly (after a barrier only if all of them got here)

@@ -116,10 +116,22 @@ def resolve_paths(config: ExperimentConfig, base: str | Path | None = None) -> E
             spec.subset_file = absolute(spec.subset_file)
     if resolved.model.init_from is not None:
         resolved.model.init_from = absolute(resolved.model.init_from)
-    weights = resolved.model.options.get("encoder_weights")
-    if isinstance(weights, str) and (base / weights).expanduser().is_file():  # not a hub tag
-        resolved.model.options["encoder_weights"] = absolute(weights)
+    resolved.model.options = _absolute_weight_files(resolved.model.options, base)
     return resolved
+
+
+def _absolute_weight_files(options: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``encoder_weights`` (also inside HRDA's ``base_options``) made absolute when it names a
+    file here; a hub tag such as ``imagenet`` stays as it is."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            value = _absolute_weight_files(value, base)
+        elif key == "encoder_weights" and isinstance(value, str):
+            path = (base / Path(value).expanduser()).resolve()
+            value = str(path) if path.is_file() else value
+        out[key] = value
+    return out
 
 
 def save_config(config: ExperimentConfig, path: str | Path) -> Path:

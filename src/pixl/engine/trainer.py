@@ -21,7 +21,12 @@ import torch.distributed as dist
 from lightning_fabric import Fabric
 
 from pixl.config import ExperimentConfig, resolve_paths, save_config
-from pixl.engine.build import build_feature_distance, build_model, build_task
+from pixl.engine.build import (
+    build_feature_distance,
+    build_model,
+    build_task,
+    training_classes,
+)
 from pixl.engine.callbacks import Callback, default_callbacks
 from pixl.engine.checkpoint import (
     CheckpointManager,
@@ -127,6 +132,7 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "task": self.task.state_dict(),
                 "ranks": ranks,
+                "classes": self.classes.to_dict(),  # predicting needs no dataset folder
             }
             path = self.checkpoints.save(state, self.step)
         fabric.barrier()
@@ -191,7 +197,9 @@ class Trainer:
                     self._stop_on_signal(stop.signum or 0)
             weights = None
             if fabric.is_global_zero:
-                weights = export_weights(self.raw_model, self.config, self.run_dir / "final")
+                weights = export_weights(
+                    self.raw_model, self.config, self.run_dir / "final", self.classes
+                )
             report = self.evaluate(self.last_checkpoint) if self.final_eval else None
             if report is not None and fabric.is_global_zero:
                 report.to_json(self.run_dir / "eval" / "report.json")
@@ -227,7 +235,8 @@ class Trainer:
     def _setup(self, fabric: Fabric, *, fresh: bool) -> None:
         cfg = self.config
         _seed_all(cfg.trainer.seed)  # identical initial weights on every rank
-        raw_model = build_model(cfg)
+        self.classes = training_classes(cfg)
+        raw_model = build_model(cfg, self.classes.num_classes)
         # FD compares against the encoder's own initial (ImageNet) weights, not the warm start.
         feature_distance = build_feature_distance(cfg, raw_model)
         if cfg.model.init_from is not None and fresh:  # a resumed run takes its checkpoint's

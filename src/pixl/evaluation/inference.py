@@ -28,6 +28,26 @@ def check_num_classes(model: nn.Module, num_classes: int, source: str) -> None:
         )
 
 
+def check_same_classes(
+    expected: Sequence[str], found: Sequence[str], source: str, where: str
+) -> None:
+    """Raise ``CheckpointError`` unless ``where`` has the classes ``expected`` (names and order:
+    class i must mean the same thing to the model and to the data it is scored on)."""
+    if tuple(expected) == tuple(found):
+        return
+    if sorted(expected) == sorted(found):
+        first = next(i for i, (a, b) in enumerate(zip(expected, found, strict=True)) if a != b)
+        problem = (
+            f"the same names in another order (class {first} is {expected[first]!r} for "
+            f"{source}, {found[first]!r} in {where})"
+        )
+    else:
+        problem = f"{len(expected)} classes [{', '.join(expected)}] for {source}, {len(found)} [{', '.join(found)}] in {where}"
+    raise CheckpointError(
+        f"{where}: its classes do not match: {problem}; give both the same classes.yaml"
+    )
+
+
 def predict_labels(
     model: nn.Module,
     images: Tensor,

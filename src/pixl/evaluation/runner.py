@@ -7,6 +7,7 @@ says which split, how to resize, and whole or sliding-window inference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from pixl.config import ExperimentConfig
 from pixl.config.schema import DatasetSpec
-from pixl.data import dataset_info
+from pixl.data import DatasetInfo, dataset_info
 from pixl.data.dataset import SegmentationDataset, build_dataset
 from pixl.data.io import read_image
 from pixl.data.transforms import normalize_image, resize_pair
@@ -30,7 +31,13 @@ from pixl.evaluation.export import (
     prediction_path,
     save_prediction,
 )
-from pixl.evaluation.inference import Mode, check_num_classes, evaluate, predict_labels
+from pixl.evaluation.inference import (
+    Mode,
+    check_num_classes,
+    check_same_classes,
+    evaluate,
+    predict_labels,
+)
 from pixl.evaluation.metrics import AllReducer
 from pixl.evaluation.report import EvalReport
 
@@ -149,6 +156,7 @@ def evaluate_config(
     fabric: Any | None = None,
     num_workers: int = 0,
     loader: DataLoader | None = None,
+    classes: Sequence[str] | None = None,
 ) -> EvalReport:
     """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
     shard and the confusion matrix is summed across ranks. ``source`` names the weights (in errors
@@ -157,10 +165,14 @@ def evaluate_config(
     ``loader``: an ``eval_loader`` of this config made beforehand (the trainer makes one per run,
     so a bad val split fails before training); by default one is made here. Callers run this
     outside autocast (full precision whatever a run trained with), so ``pixl eval`` and the
-    trainer score the same weights alike.
+    trainer score the same weights alike. ``classes``: the model's class names (its
+    checkpoint's), which the val data must have, in the same order.
     """
     info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, source)
+    if classes is not None:
+        where = f"data.val ({config.data.val.root})"
+        check_same_classes(classes, info.class_names, source, where)
     settings = settings or InferenceSettings.from_config(config)
     rank, world_size = (fabric.global_rank, fabric.world_size) if fabric else (0, 1)
     if loader is None:
@@ -265,6 +277,7 @@ def predict_files(
     settings: InferenceSettings | None = None,
     legend: bool = True,
     failed: list[str] | None = None,
+    classes: DatasetInfo | None = None,
 ) -> list[Path]:
     """Predict every image of ``source`` (file or folder) at its original size and write ``fmt``.
 
@@ -273,8 +286,11 @@ def predict_files(
     ``legend``: the colour and overlay pictures carry the legend of the classes they show.
     The output never overlaps the input and no two images share an output (``plan_predictions``). With a ``failed`` list, an image
     that cannot be read is noted there (one line each) and the rest are predicted.
+    ``classes``: the model's (names, palette; ``load_trained`` reads them from the checkpoint);
+    default, read from the training data's folder.
     """
-    info = dataset_info(config.data.val.kind, config.data.val.root)
+    labelled = config.data.labelled
+    info = classes or dataset_info(labelled.kind, labelled.root)
     check_num_classes(model, info.num_classes, weights)
     check_format(fmt, info.num_classes)
     settings = settings or InferenceSettings.from_config(config)

@@ -14,6 +14,7 @@ from pixl.models.weights import (
     LoadReport,
     load_pretrained,
     load_weights,
+    read_metadata,
     read_state_dict,
     save_weights,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "model_options",
     "param_groups",
     "predict_logits",
+    "read_metadata",
     "read_state_dict",
     "sample_detail_box",
     "save_weights",
