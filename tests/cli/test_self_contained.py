@@ -70,4 +70,4 @@ def test_eval_refuses_a_val_folder_whose_classes_are_reordered(
     assert main([*argv, "--checkpoint", str(run / "final" / "model.safetensors")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: data.val") and "another order" in error
-    assert "class 0 is 'background'" in error and error.count("\n") == 1
+    assert "class 0 is 'bar' here, 'background' for" in error and error.count("\n") == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any
 
 import torch
 from torch import nn
@@ -14,7 +13,7 @@ from pixl.data import DatasetInfo, dataset_info
 from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import ConfigError
-from pixl.models import FeatureDistance, create_model
+from pixl.models import FeatureDistance, create_model, without_starting_weights
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +36,12 @@ def build_model(
     ``num_classes``: default, the labelled data's (read from it); ``pretrained=False`` builds
     the encoder without its starting weights (inference: the trained weights replace them, and
     no hub or weights file is needed)."""
-    options = config.model.options if pretrained else _without_encoder_weights(config.model.options)
+    options = config.model.options if pretrained else without_starting_weights(config.model.options)
     classes = num_classes_of(config) if num_classes is None else num_classes
     try:
         return create_model(config.model.name, classes, **options)
     except ConfigError as error:
         raise ConfigError(f"model.options: {error}") from None
-
-
-def _without_encoder_weights(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` with every ``encoder_weights`` (HRDA: inside ``base_options``) set to None."""
-    return {
-        key: None
-        if key == "encoder_weights"
-        else _without_encoder_weights(value)
-        if isinstance(value, dict)
-        else value
-        for key, value in options.items()
-    }
 
 
 def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:

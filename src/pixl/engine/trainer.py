@@ -11,6 +11,7 @@ import pickle
 import random
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,19 @@ from pixl.engine.distributed import make_fabric, on_rank_zero, run_then_stop, sp
 from pixl.engine.loaders import BatchStream, train_loader
 from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
+from pixl.engine.preflight import preflight
 from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
 from pixl.engine.signals import StopRequest, agreed_stop, signal_name
 from pixl.engine.tasks import StepOutput, TrainBatch, merge_stages
 from pixl.engine.teacher import EMATeacher
-from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
+from pixl.errors import CheckpointError, ConfigError, PixlError, RunInterrupted, one_line
 from pixl.evaluation import EvalReport
 from pixl.evaluation.runner import InferenceSettings, eval_loader, evaluate_config
 from pixl.models import param_groups
+
+
+class BatchTooSmallError(ConfigError):
+    """A BatchNorm layer got one value per channel in training (batch 1 pooled to 1x1)."""
 
 
 class NonFiniteLossError(PixlError):
@@ -164,6 +170,7 @@ class Trainer:
         start = time.perf_counter()
         self.fabric = fabric
         # Nothing is written until the checkpoint, model and data are known to fit together.
+        preflight(self.config)  # classes agree, every file opens, sizes match: before step 1
         resume_path = self._resume_path()
         self._setup(fabric, fresh=resume_path is None)
         if resume_path is not None:
@@ -392,7 +399,7 @@ class Trainer:
         finite = True
         while True:
             with fabric.autocast():
-                stage = next(stages, None)
+                stage = self._next_stage(stages)
             if stage is None:
                 break
             done.append(stage)
@@ -402,6 +409,21 @@ class Trainer:
                 break
             fabric.backward(stage.loss)
         return merge_stages(done, detach=True), finite
+
+    def _next_stage(self, stages: Iterator[StepOutput]) -> StepOutput | None:
+        try:
+            return next(stages, None)
+        except ValueError as error:
+            if "more than 1 value per channel" not in str(error):
+                raise
+            t = self.config.trainer
+            sizes = f"trainer.batch_size={t.batch_size}"
+            if self.config.task != "supervised":
+                sizes += f", trainer.unlabelled_batch_size={t.unlabelled_batch_size}"
+            raise BatchTooSmallError(
+                f"{sizes}: a BatchNorm layer of the model gets one value per channel in training "
+                "(one image pooled to 1x1); use batch sizes of 2 or more"
+            ) from None
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
         fabric = self._fabric()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from pixl.config import ExperimentConfig
 from pixl.config.schema import DatasetSpec
@@ -124,6 +124,18 @@ def rank_shard(
     return Subset(dataset, list(range(rank, end, world_size)))
 
 
+def collate_by_size(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One loader batch as a list of stacked batches, one per (image size, label size), in the
+    order each size first comes: a split whose frames differ in size (GTA5, users' photos) is
+    scored in batches all the same."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for sample in samples:
+        label = sample.get("label")
+        key = (tuple(sample["image"].shape), None if label is None else tuple(label.shape))
+        groups.setdefault(key, []).append(sample)
+    return [default_collate(group) for group in groups.values()]
+
+
 def eval_loader(
     config: ExperimentConfig,
     *,
@@ -133,7 +145,8 @@ def eval_loader(
     num_workers: int = 0,
 ) -> DataLoader:
     """The val split (or ``split``) with full-size labels: this rank's disjoint shard of its first
-    ``eval.max_images`` images (a global cap), in order."""
+    ``eval.max_images`` images (a global cap), in order; each batch is a list of same-size
+    batches (``collate_by_size``)."""
     dataset = eval_dataset(config.data.val, split)
     shard = rank_shard(dataset, rank, world_size, config.eval.max_images)
     # Its own generator: evaluating never draws from the global RNG (a resumed run stays exact).
@@ -142,6 +155,7 @@ def eval_loader(
         batch_size=config.eval.batch_size,
         shuffle=False,
         num_workers=num_workers,
+        collate_fn=collate_by_size,  # frames (or their full-size labels) may differ in size
         generator=torch.Generator().manual_seed(rank),
     )
 

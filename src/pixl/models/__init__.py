@@ -8,7 +8,12 @@ from pixl.models.fd import FeatureDistance, masked_distance, thing_mask
 from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
-from pixl.models.registry import create_model, list_models, model_options
+from pixl.models.registry import (
+    create_model,
+    list_models,
+    model_options,
+    without_starting_weights,
+)
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 from pixl.models.weights import (
     LoadReport,
@@ -46,4 +51,5 @@ __all__ = [
     "sample_detail_box",
     "save_weights",
     "thing_mask",
+    "without_starting_weights",
 ]
