@@ -24,9 +24,9 @@ def read_image(path: str | Path) -> np.ndarray:
             return np.array(upright.convert("RGB"))  # writable, as torch wants it
     except FileNotFoundError:
         raise DataError(f"{path}: file is missing") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise DataError(
-            f"{path}: cannot decode image ({one_line(error)}; corrupt, truncated or not an image)"
+            f"{path}: cannot decode image (corrupt, truncated or not an image)"
         ) from None
 
 
