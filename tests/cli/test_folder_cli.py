@@ -11,22 +11,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from data.folder_fakes import NAMES, PALETTE, make_folder
+from data.folder_fakes import NAMES, PALETTE, TINY, make_folder
 from pixl.cli import main
-
-TINY = [
-    "model.options={encoder: resnet18, encoder_weights: null, embed_dim: 16}",
-    "trainer.max_steps=2",
-    "trainer.batch_size=2",
-    "trainer.unlabelled_batch_size=2",
-    "trainer.accelerator=cpu",
-    "trainer.num_workers=0",
-    "trainer.log_every=1",
-    "trainer.eval_every=0",
-    "trainer.checkpoint_every=0",
-    "trainer.progress_bar=false",
-    "optim.warmup_steps=1",
-]
 
 
 def _prepare(root: Path) -> None:

@@ -59,7 +59,7 @@ def test_predict_refuses_to_write_over_or_into_its_input(
     assert "is inside --output" in one_line_error(capsys)
     single = next(images.rglob("*.png"))
     assert predict(setup, single, single.parent) == 2
-    assert "would replace the input" in one_line_error(capsys)
+    assert "is the folder of --input" in one_line_error(capsys)
     assert {p: p.read_bytes() for p in images.rglob("*") if p.is_file()} == before
     assert not (images / "out").exists()
 

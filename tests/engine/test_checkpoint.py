@@ -22,6 +22,7 @@ from pixl.engine.checkpoint import (
     restore_rng,
 )
 from pixl.errors import CheckpointError
+from pixl.models import save_weights
 
 from .tiny import tiny_config_dict
 
@@ -84,10 +85,14 @@ def test_load_for_inference_from_checkpoint_and_from_safetensors(tmp_path: Path)
     _, from_safetensors = load_for_inference(weights)
     for name, value in model.state_dict().items():
         assert torch.equal(value, from_safetensors.state_dict()[name])
-    (tmp_path / "final" / "config.yaml").unlink()
-    with pytest.raises(CheckpointError, match=r"model\.safetensors: needs the run's config\.yaml"):
+    (tmp_path / "final" / "config.yaml").unlink()  # the export carries its config itself
+    assert load_for_inference(weights)[0] == config
+    # An export of an older pixl (no metadata) reads the config.yaml beside it.
+    save_weights(model, weights)
+    with pytest.raises(
+        CheckpointError, match=r"model\.safetensors: holds no config .* config\.yaml"
+    ):
         load_for_inference(weights)
-    save_config(config, tmp_path / "final" / "config.yaml")
     other = config_from_dict(
         {
             **tiny_config_dict(tmp_path, tmp_path, task="supervised"),

@@ -99,8 +99,8 @@ def test_resume_checks_before_writing_and_failed_starts_leave_nothing(
     for image in (broken / "leftImg8bit" / "source_train").rglob("*.png"):
         image.write_bytes(b"not a png")
     data = tiny_config_dict(broken, tmp_path, **options)
-    with pytest.raises(DataError, match="cannot decode image"):
-        Trainer(config_from_dict(data), final_eval=False).fit()  # fails in the first step
+    with pytest.raises(DataError, match=r"12 of 12 files cannot be used, first: .*corrupt"):
+        Trainer(config_from_dict(data), final_eval=False).fit()  # fails before the first step
     assert not run.exists()
 
     Trainer(config, final_eval=False).fit()

@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pixl.config import load_config
-    from pixl.engine import load_for_inference
+    from pixl.engine import load_trained
+    from pixl.engine.run_folder import in_its_run_folder
     from pixl.evaluation import render_table
+    from pixl.evaluation.report import report_path
     from pixl.evaluation.runner import (
         InferenceSettings,
         evaluate_config,
@@ -45,33 +47,37 @@ def run(args: argparse.Namespace) -> int:
         stop_distributed,
     )
 
-    config = load_config(args.config, args.overrides)
+    config = in_its_run_folder(
+        load_config(args.config, args.overrides), args.config, args.overrides
+    )
     settings = InferenceSettings.from_config(config, args.mode)
+    checkpoint = str(Path(args.checkpoint).resolve())
+    split = args.split or config.data.val.split
+    default = Path(config.run_dir) / "eval" / f"{Path(args.checkpoint).stem}_{split}.json"
+    # Before the work: a report never replaces another checkpoint's (nor a user's file).
+    output = report_path(args.output or default, checkpoint, chosen=args.output is not None)
     fabric = start_fabric(args.accelerator, args.devices)
     done = False
     try:
-        _, model = load_for_inference(args.checkpoint, map_location=fabric.device)
+        trained = load_trained(args.checkpoint, map_location=fabric.device)
         report = evaluate_config(
-            model,
+            trained.model,
             config,
-            source=args.checkpoint,
+            source=checkpoint,
             split=args.split,
             settings=settings,
             fabric=fabric,
+            classes=trained.classes.class_names,
         )
         done = True
     finally:  # every rank leaves DDP cleanly (after a barrier only if all of them got here)
         stop_distributed(barrier=done)
     if fabric.is_global_zero:
-        split = args.split or config.data.val.split
-        output = (
-            args.output
-            or Path(config.run_dir) / "eval" / f"{Path(args.checkpoint).stem}_{split}.json"
-        )
         report.to_json(output)
         console = Console(soft_wrap=True)  # paths stay on one line (copyable)
         console.print(render_table(report))
         console.print(
-            f"mIoU {100 * report.miou:.2f} on {report.num_images} images; report: {output}"
+            f"mIoU {100 * report.miou:.2f} on {report.num_images} images of {checkpoint}; "
+            f"report: {output}"
         )
     return 0

@@ -39,28 +39,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pixl.engine import load_for_inference
+    from pixl.engine import load_trained
     from pixl.evaluation.runner import (
         InferenceSettings,
         check_device,
-        check_separate,
+        plan_predictions,
         predict_files,
     )
 
     device = check_device(args.device)
-    check_separate(args.input, args.output)  # before the model is loaded: fail fast
-    config, model = load_for_inference(args.checkpoint, map_location=device)
+    plan_predictions(args.input, args.output)  # before the model is loaded: fail fast
+    trained = load_trained(args.checkpoint, map_location=device)  # classes travel inside it
     failed: list[str] = []
     written = predict_files(
-        model,
-        config,
+        trained.model,
+        trained.config,
         args.input,
         args.output,
         args.format,
         weights=args.checkpoint,
-        settings=InferenceSettings.from_config(config, args.mode),
+        settings=InferenceSettings.from_config(trained.config, args.mode),
         legend=args.legend,
         failed=failed,
+        classes=trained.classes,
     )
     print(f"{len(written)} {args.format} predictions written to {args.output}")
     for problem in failed:

@@ -35,8 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from pixl.config import load_config
     from pixl.engine import Trainer
     from pixl.engine.reporting import print_result
+    from pixl.engine.run_folder import in_its_run_folder
 
-    config = load_config(args.config, args.overrides)
+    config = in_its_run_folder(
+        load_config(args.config, args.overrides), args.config, args.overrides
+    )
     result = Trainer(config, resume=args.resume, overwrite=args.overwrite).fit()
     print_result(result)
     return 0

@@ -8,6 +8,7 @@ from pixl.config.io import (
     list_packaged_configs,
     load_config,
     packaged_config,
+    resolve_paths,
     save_config,
 )
 from pixl.config.schema import ExperimentConfig
@@ -21,5 +22,6 @@ __all__ = [
     "list_packaged_configs",
     "load_config",
     "packaged_config",
+    "resolve_paths",
     "save_config",
 ]

@@ -93,6 +93,47 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return result
 
 
+def resolve_paths(config: ExperimentConfig, base: str | Path | None = None) -> ExperimentConfig:
+    """A copy of ``config`` whose relative paths are made absolute against ``base`` (default: the
+    working directory): ``output_dir``, every ``data.*.root``, a ``subset_file`` that is a file,
+    ``model.init_from`` and a local ``model.options.encoder_weights`` file.
+
+    A run resolves them once, when it starts, and saves them resolved in ``RUN/config.yaml``, so
+    resuming, evaluating or predicting from any other directory finds the same folders.
+    """
+    base = Path.cwd() if base is None else Path(base)
+
+    def absolute(path: str) -> str:
+        return str((base / Path(path).expanduser()).resolve())
+
+    resolved = config.model_copy(deep=True)
+    resolved.output_dir = absolute(config.output_dir)
+    for spec in (resolved.data.labelled, resolved.data.unlabelled, resolved.data.val):
+        if spec is None:
+            continue
+        spec.root = absolute(spec.root)
+        if spec.subset_file is not None and (base / spec.subset_file).is_file():
+            spec.subset_file = absolute(spec.subset_file)
+    if resolved.model.init_from is not None:
+        resolved.model.init_from = absolute(resolved.model.init_from)
+    resolved.model.options = _absolute_weight_files(resolved.model.options, base)
+    return resolved
+
+
+def _absolute_weight_files(options: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``encoder_weights`` (also inside HRDA's ``base_options``) made absolute when it names a
+    file here; a hub tag such as ``imagenet`` stays as it is."""
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            value = _absolute_weight_files(value, base)
+        elif key == "encoder_weights" and isinstance(value, str):
+            path = (base / Path(value).expanduser()).resolve()
+            value = str(path) if path.is_file() else value
+        out[key] = value
+    return out
+
+
 def save_config(config: ExperimentConfig, path: str | Path) -> Path:
     """Write the resolved config (every default filled in) as YAML."""
     path = Path(path)

@@ -7,8 +7,10 @@ SYNTHIA-RAND-CITYSCAPES ids are mapped with the table of its README (as DAFormer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 from cityscapesscripts.helpers.labels import labels as _CITYSCAPES_LABELS
@@ -95,6 +97,41 @@ class DatasetInfo:
     # The value marking void pixels in the train-id label files (a user's folder may use
     # another than IGNORE_INDEX); reading a label maps it to IGNORE_INDEX.
     file_ignore_index: int = IGNORE_INDEX
+
+    def to_dict(self) -> dict[str, object]:
+        """The classes as plain data (what a checkpoint and an export carry: predicting needs
+        no dataset folder)."""
+        return {
+            "kind": self.kind,
+            "names": list(self.class_names),
+            "palette": [list(colour) for colour in self.palette],
+            "ignore_index": self.file_ignore_index,
+            "thing_classes": list(self.thing_classes),
+            "eval_subsets": {name: list(ids) for name, ids in self.eval_subsets.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetInfo:
+        """The inverse of ``to_dict``; a malformed mapping raises ``ValueError``."""
+        try:
+            names = tuple(str(name) for name in data["names"])
+            palette = tuple(tuple(int(v) for v in colour) for colour in data["palette"])
+            if len(palette) != len(names) or any(len(colour) != 3 for colour in palette):
+                raise ValueError("one [r, g, b] per class expected")
+            return cls(
+                kind=str(data["kind"]),
+                num_classes=len(names),
+                class_names=names,
+                palette=palette,  # type: ignore[arg-type]
+                thing_classes=tuple(int(c) for c in data.get("thing_classes", ())),
+                eval_subsets={
+                    str(k): tuple(int(c) for c in v)
+                    for k, v in dict(data.get("eval_subsets", {})).items()
+                },
+                file_ignore_index=int(data.get("ignore_index", IGNORE_INDEX)),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a class list ({error!r})") from None
 
     def label_lut(self) -> np.ndarray:
         """A 256-entry map from label-file values to train ids; -1 marks values outside the

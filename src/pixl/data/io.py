@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pixl.errors import DataError, one_line
 
@@ -15,12 +15,19 @@ PART_SUFFIX = ".part"
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode an RGB image as uint8 ``[H, W, 3]``; a missing/corrupt file raises ``DataError``."""
-    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if data is None:
-        problem = "file is missing" if not os.path.exists(path) else "cannot decode image"
-        raise DataError(f"{path}: {problem} (corrupt, truncated or not an image)")
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    """Decode an RGB image as uint8 ``[H, W, 3]`` in its displayed orientation (the EXIF
+    orientation of a camera photo applied, as ``image_size`` reports it); a missing, corrupt or
+    truncated file raises ``DataError``."""
+    try:
+        with Image.open(path) as image:
+            upright = ImageOps.exif_transpose(image)
+            return np.array(upright.convert("RGB"))  # writable, as torch wants it
+    except FileNotFoundError:
+        raise DataError(f"{path}: file is missing") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise DataError(
+            f"{path}: cannot decode image (corrupt, truncated or not an image)"
+        ) from None
 
 
 def read_train_ids(path: str | Path) -> np.ndarray:
@@ -61,12 +68,25 @@ def read_synthia_label(path: str | Path) -> np.ndarray:
     return data[:, :, -1].astype(np.int64)
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """``(height, width)`` of an image, checking the whole file's integrity without decoding."""
+# EXIF orientations that turn the stored picture by 90 degrees (width and height swap).
+_TRANSPOSED = (5, 6, 7, 8)
+_ORIENTATION_TAG = 0x0112
+
+
+def image_size(path: str | Path, *, verify: bool = True) -> tuple[int, int]:
+    """``(height, width)`` of an image as displayed (EXIF orientation applied, as ``read_image``
+    reads it), from its header. ``verify``: also check the whole file's integrity (chunk CRCs,
+    truncation) without decoding; without it only the header is read (fast)."""
     try:
+        if verify:
+            with Image.open(path) as image:
+                image.verify()  # must come first after opening
         with Image.open(path) as image:
             width, height = image.size
-            image.verify()  # chunk CRCs and truncation
+            if image.getexif().get(_ORIENTATION_TAG) in _TRANSPOSED:
+                width, height = height, width
+    except FileNotFoundError:
+        raise DataError(f"{path}: file is missing") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise DataError(f"{path}: corrupt or truncated image ({one_line(error)})") from error
     return height, width

@@ -2,9 +2,11 @@
 
 from pixl.engine.checkpoint import (
     CheckpointManager,
+    TrainedModel,
     export_weights,
     load_checkpoint,
     load_for_inference,
+    load_trained,
 )
 from pixl.engine.tasks import (
     SemiSupervisedTask,
@@ -25,6 +27,7 @@ __all__ = [
     "SupervisedTask",
     "TrainBatch",
     "TrainResult",
+    "TrainedModel",
     "Trainer",
     "UDATask",
     "ema_alpha",
@@ -32,5 +35,6 @@ __all__ = [
     "export_weights",
     "load_checkpoint",
     "load_for_inference",
+    "load_trained",
     "train",
 ]

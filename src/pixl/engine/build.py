@@ -9,24 +9,37 @@ import torch
 from torch import nn
 
 from pixl.config import ExperimentConfig
-from pixl.data import dataset_info
+from pixl.data import DatasetInfo, dataset_info
 from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import ConfigError
-from pixl.models import FeatureDistance, create_model
+from pixl.models import FeatureDistance, create_model, without_starting_weights
 
 log = logging.getLogger(__name__)
 
 
-def num_classes_of(config: ExperimentConfig) -> int:
+def training_classes(config: ExperimentConfig) -> DatasetInfo:
+    """The classes a model of ``config`` learns: those of the labelled (source) data."""
     labelled = config.data.labelled
-    return dataset_info(labelled.kind, labelled.root).num_classes
+    return dataset_info(labelled.kind, labelled.root)
 
 
-def build_model(config: ExperimentConfig) -> nn.Module:
-    """``create_model(model.name, num_classes, **model.options)``; option errors name the key."""
+def num_classes_of(config: ExperimentConfig) -> int:
+    return training_classes(config).num_classes
+
+
+def build_model(
+    config: ExperimentConfig, num_classes: int | None = None, *, pretrained: bool = True
+) -> nn.Module:
+    """``create_model(model.name, num_classes, **model.options)``; option errors name the key.
+
+    ``num_classes``: default, the labelled data's (read from it); ``pretrained=False`` builds
+    the encoder without its starting weights (inference: the trained weights replace them, and
+    no hub or weights file is needed)."""
+    options = config.model.options if pretrained else without_starting_weights(config.model.options)
+    classes = num_classes_of(config) if num_classes is None else num_classes
     try:
-        return create_model(config.model.name, num_classes_of(config), **config.model.options)
+        return create_model(config.model.name, classes, **options)
     except ConfigError as error:
         raise ConfigError(f"model.options: {error}") from None
 

@@ -2,19 +2,22 @@
 
 A checkpoint is one ``.pt`` file of plain data (tensors, numbers, strings, lists, dicts) so it loads
 with ``weights_only=True``: student, teacher, optimizer, scheduler, step, per-rank RNG and loader
-states, and the resolved config. Files are written atomically (temp file + rename) as
-``RUN/checkpoints/step_00001234.pt``; only the last ``keep_last`` are kept. Final weights are
-exported as safetensors with ``config.yaml`` beside them.
+states, the resolved config and the classes (names, palette, ignore index). Files are written
+atomically (temp file + rename) as ``RUN/checkpoints/step_00001234.pt``; only the last
+``keep_last`` are kept. Final weights are exported as safetensors whose metadata holds the config
+and the classes (``config.yaml`` is written beside them too), so either file predicts on its own.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ import yaml
 from torch import nn
 
 from pixl.config import ExperimentConfig, config_from_dict, load_config
-from pixl.errors import CheckpointError, PixlError, one_line
+from pixl.data import DatasetInfo
+from pixl.errors import CheckpointError, PixlError, error_line, one_line
 
 FORMAT = "pixl-checkpoint"
 VERSION = 1
@@ -207,34 +211,46 @@ def _to_tuples(value: Any) -> Any:
 # --- inference loading and export -----------------------------------------------------------
 
 
-def load_for_inference(
-    path: str | Path, map_location: str | torch.device = "cpu"
-) -> tuple[ExperimentConfig, nn.Module]:
-    """A model ready for evaluation from a trainer checkpoint (``.pt``) or exported ``.safetensors``.
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model ready for inference with what it needs to be used on its own: the config it was
+    trained with (pre-processing: ``data.val.resize``, ``eval.*``) and its classes (names,
+    palette, ignore index), read from the checkpoint itself."""
 
-    The safetensors file needs the run's ``config.yaml`` beside it. The student's weights are
-    returned, in eval mode. Wrong files raise ``CheckpointError`` naming the file.
+    config: ExperimentConfig
+    model: nn.Module
+    classes: DatasetInfo
+
+
+CONFIG_KEY = "pixl.config"
+CLASSES_KEY = "pixl.classes"
+
+
+def load_trained(path: str | Path, map_location: str | torch.device = "cpu") -> TrainedModel:
+    """The student of a trainer checkpoint (``.pt``) or an exported ``.safetensors``, in eval mode.
+
+    Both carry their config and classes (the export in its metadata), so no dataset folder and
+    no ``config.yaml`` is needed; an export made by an older pixl reads ``config.yaml`` beside it,
+    and a file without classes reads them from its training data. The encoder is built without
+    its starting weights (no hub access). Wrong files raise ``CheckpointError`` naming the file.
     """
     from pixl.engine.build import build_model  # the model registry lives a layer below
-    from pixl.models import load_weights
+    from pixl.models import load_weights, read_metadata
 
     path = Path(path)
     if path.suffix == ".safetensors":
-        config_path = path.with_name("config.yaml")
         if not path.is_file():
             raise CheckpointError(f"{path}: weights file not found")
-        if not config_path.is_file():
-            raise CheckpointError(f"{path}: needs the run's config.yaml beside it ({config_path})")
-        try:
-            config = load_config(config_path)
-        except PixlError as error:
-            raise CheckpointError(str(error)) from None
-        model = build_model(config)
+        metadata = read_metadata(path)
+        config = _export_config(path, metadata.get(CONFIG_KEY))
+        classes = _classes(path, config, _json(metadata.get(CLASSES_KEY)))
+        model = build_model(config, classes.num_classes, pretrained=False)
         load_weights(model, path)
     elif path.suffix in (".pt", ".pth", ".ckpt"):
         state = load_checkpoint(path, map_location="cpu")
         config = checkpoint_config(state, path)
-        model = build_model(config)
+        classes = _classes(path, config, state.get("classes"))
+        model = build_model(config, classes.num_classes, pretrained=False)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as error:
@@ -242,19 +258,76 @@ def load_for_inference(
             raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
     else:
         raise CheckpointError(f"{path}: expected a .pt checkpoint or a .safetensors export")
-    return config, model.to(map_location).eval()
+    return TrainedModel(config, model.to(map_location).eval(), classes)
 
 
-def export_weights(model: nn.Module, config: ExperimentConfig, directory: str | Path) -> Path:
-    """Write ``model.safetensors`` and ``config.yaml`` into ``directory``; returns the weights path."""
-    from pixl.config import save_config
+def load_for_inference(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[ExperimentConfig, nn.Module]:
+    """``(config, model)`` of ``load_trained``."""
+    trained = load_trained(path, map_location)
+    return trained.config, trained.model
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _export_config(path: Path, stored: str | None) -> ExperimentConfig:
+    """The config inside an export's metadata, else the ``config.yaml`` beside it."""
+    if stored is not None:
+        data = yaml.safe_load(stored)
+        return config_from_dict(data, source=f"{path} (stored config)")
+    config_path = path.with_name("config.yaml")
+    if not config_path.is_file():
+        raise CheckpointError(
+            f"{path}: holds no config (an export of an older pixl) and needs the run's "
+            f"config.yaml beside it ({config_path})"
+        )
+    try:
+        return load_config(config_path)
+    except PixlError as error:
+        raise CheckpointError(str(error)) from None
+
+
+def _classes(path: Path, config: ExperimentConfig, stored: Any) -> DatasetInfo:
+    """The classes a checkpoint carries; one saved without them reads its training data's."""
+    from pixl.engine.build import training_classes
+
+    if stored is not None:
+        try:
+            return DatasetInfo.from_dict(stored)
+        except ValueError as error:
+            raise CheckpointError(f"{path}: unreadable class list ({error})") from None
+    try:
+        return training_classes(config)
+    except PixlError as error:
+        raise CheckpointError(
+            f"{path}: holds no class list (saved by an older pixl), and its training data's "
+            f"classes cannot be read ({error_line(error)}); export it again with this pixl"
+        ) from None
+
+
+def export_weights(
+    model: nn.Module,
+    config: ExperimentConfig,
+    directory: str | Path,
+    classes: DatasetInfo | None = None,
+) -> Path:
+    """Write ``model.safetensors`` (its metadata holding the config and the classes, so the file
+    is used on its own) and ``config.yaml`` into ``directory``; returns the weights path.
+    ``classes``: default, the training data's."""
+    from pixl.config import config_to_yaml, save_config
+    from pixl.engine.build import training_classes
     from pixl.models import save_weights
 
+    classes = classes or training_classes(config)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     save_config(config, directory / "config.yaml")
     target = directory / "model.safetensors"
-    save_weights(model, target)
+    metadata = {CONFIG_KEY: config_to_yaml(config), CLASSES_KEY: json.dumps(classes.to_dict())}
+    save_weights(model, target, metadata=metadata)
     return target
 
 

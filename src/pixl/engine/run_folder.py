@@ -13,10 +13,11 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pixl.config import ExperimentConfig
 from pixl.engine.checkpoint import CheckpointManager, resolve_resume
 from pixl.errors import PixlError
 
@@ -136,6 +137,26 @@ def read_lock(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def in_its_run_folder(
+    config: ExperimentConfig, config_path: str | Path, overrides: Sequence[str] = ()
+) -> ExperimentConfig:
+    """A run's own ``RUN/config.yaml`` names the folder it lies in, wherever that folder is now.
+
+    ``pixl train RUN/config.yaml --resume auto`` (what an interrupted run prints) and ``pixl eval
+    RUN/config.yaml`` then use ``RUN`` itself, from any working directory and after the folder
+    was moved; an ``output_dir=`` or ``name=`` override still wins. Other configs are unchanged.
+    """
+    path = Path(config_path)
+    folder = path.resolve().parent
+    is_run = path.name == "config.yaml" and any(
+        (folder / marker).exists() for marker in ("checkpoints", "metrics.jsonl", "final")
+    )
+    overridden = any(item.split("=", 1)[0].strip() in ("output_dir", "name") for item in overrides)
+    if not is_run or overridden:
+        return config
+    return config.model_copy(update={"output_dir": str(folder.parent), "name": folder.name})
 
 
 def has_logs(run_dir: Path) -> bool:

@@ -11,6 +11,7 @@ import pickle
 import random
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,13 @@ import torch
 import torch.distributed as dist
 from lightning_fabric import Fabric
 
-from pixl.config import ExperimentConfig, save_config
-from pixl.engine.build import build_feature_distance, build_model, build_task
+from pixl.config import ExperimentConfig, resolve_paths, save_config
+from pixl.engine.build import (
+    build_feature_distance,
+    build_model,
+    build_task,
+    training_classes,
+)
 from pixl.engine.callbacks import Callback, default_callbacks
 from pixl.engine.checkpoint import (
     CheckpointManager,
@@ -37,14 +43,19 @@ from pixl.engine.distributed import make_fabric, on_rank_zero, run_then_stop, sp
 from pixl.engine.loaders import BatchStream, train_loader
 from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
+from pixl.engine.preflight import preflight
 from pixl.engine.run_folder import RunLock, open_run, resume_or_fresh
 from pixl.engine.signals import StopRequest, agreed_stop, signal_name
 from pixl.engine.tasks import StepOutput, TrainBatch, merge_stages
 from pixl.engine.teacher import EMATeacher
-from pixl.errors import CheckpointError, PixlError, RunInterrupted, one_line
+from pixl.errors import CheckpointError, ConfigError, PixlError, RunInterrupted, one_line
 from pixl.evaluation import EvalReport
 from pixl.evaluation.runner import InferenceSettings, eval_loader, evaluate_config
 from pixl.models import param_groups
+
+
+class BatchTooSmallError(ConfigError):
+    """A BatchNorm layer got one value per channel in training (batch 1 pooled to 1x1)."""
 
 
 class NonFiniteLossError(PixlError):
@@ -77,7 +88,8 @@ class Trainer:
         callbacks: list[Callback] | None = None,
         final_eval: bool = True,
     ) -> None:
-        self.config = config
+        # Relative folders are resolved once, here, and saved resolved in RUN/config.yaml.
+        self.config = config = resolve_paths(config)
         self.resume = resume
         self.overwrite = overwrite
         self.run_dir = Path(config.run_dir)
@@ -126,20 +138,23 @@ class Trainer:
                 "scheduler": self.scheduler.state_dict(),
                 "task": self.task.state_dict(),
                 "ranks": ranks,
+                "classes": self.classes.to_dict(),  # predicting needs no dataset folder
             }
             path = self.checkpoints.save(state, self.step)
         fabric.barrier()
         self.last_checkpoint = self.checkpoints.path_for(self.step)
         return path
 
-    def evaluate(self) -> EvalReport:
+    def evaluate(self, weights: Path | None = None) -> EvalReport:
         """Score the student on the val split (collective) exactly as ``pixl eval`` scores a
         checkpoint (``evaluate_config``: full-size labels, the class subsets of the labelled and
-        the val dataset, a shard per rank, full precision), then call the ``on_eval`` hooks."""
+        the val dataset, a shard per rank, full precision), then call the ``on_eval`` hooks.
+        ``weights``: the file holding these weights, which the report names (default: the run
+        folder and step)."""
         report = evaluate_config(
             self.raw_model,
             self.config,
-            source=str(self.run_dir),
+            source=str(weights) if weights is not None else f"{self.run_dir} at step {self.step}",
             settings=self.eval_settings,
             fabric=self._fabric(),
             loader=self.val_loader,
@@ -155,6 +170,7 @@ class Trainer:
         start = time.perf_counter()
         self.fabric = fabric
         # Nothing is written until the checkpoint, model and data are known to fit together.
+        preflight(self.config)  # classes agree, every file opens, sizes match: before step 1
         resume_path = self._resume_path()
         self._setup(fabric, fresh=resume_path is None)
         if resume_path is not None:
@@ -188,8 +204,10 @@ class Trainer:
                     self._stop_on_signal(stop.signum or 0)
             weights = None
             if fabric.is_global_zero:
-                weights = export_weights(self.raw_model, self.config, self.run_dir / "final")
-            report = self.evaluate() if self.final_eval else None
+                weights = export_weights(
+                    self.raw_model, self.config, self.run_dir / "final", self.classes
+                )
+            report = self.evaluate(self.last_checkpoint) if self.final_eval else None
             if report is not None and fabric.is_global_zero:
                 report.to_json(self.run_dir / "eval" / "report.json")
             finished = True
@@ -224,7 +242,8 @@ class Trainer:
     def _setup(self, fabric: Fabric, *, fresh: bool) -> None:
         cfg = self.config
         _seed_all(cfg.trainer.seed)  # identical initial weights on every rank
-        raw_model = build_model(cfg)
+        self.classes = training_classes(cfg)
+        raw_model = build_model(cfg, self.classes.num_classes)
         # FD compares against the encoder's own initial (ImageNet) weights, not the warm start.
         feature_distance = build_feature_distance(cfg, raw_model)
         if cfg.model.init_from is not None and fresh:  # a resumed run takes its checkpoint's
@@ -380,7 +399,7 @@ class Trainer:
         finite = True
         while True:
             with fabric.autocast():
-                stage = next(stages, None)
+                stage = self._next_stage(stages)
             if stage is None:
                 break
             done.append(stage)
@@ -390,6 +409,21 @@ class Trainer:
                 break
             fabric.backward(stage.loss)
         return merge_stages(done, detach=True), finite
+
+    def _next_stage(self, stages: Iterator[StepOutput]) -> StepOutput | None:
+        try:
+            return next(stages, None)
+        except ValueError as error:
+            if "more than 1 value per channel" not in str(error):
+                raise
+            t = self.config.trainer
+            sizes = f"trainer.batch_size={t.batch_size}"
+            if self.config.task != "supervised":
+                sizes += f", trainer.unlabelled_batch_size={t.unlabelled_batch_size}"
+            raise BatchTooSmallError(
+                f"{sizes}: a BatchNorm layer of the model gets one value per channel in training "
+                "(one image pooled to 1x1); use batch sizes of 2 or more"
+            ) from None
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
         fabric = self._fabric()

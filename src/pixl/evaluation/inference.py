@@ -28,6 +28,27 @@ def check_num_classes(model: nn.Module, num_classes: int, source: str) -> None:
         )
 
 
+def check_same_classes(
+    expected: Sequence[str], found: Sequence[str], source: str, where: str
+) -> None:
+    """Raise ``CheckpointError`` unless ``where`` has the classes ``expected`` of ``source``
+    (names and order: class i must mean one thing to the model and to the data)."""
+    if tuple(expected) == tuple(found):
+        return
+    if sorted(expected) == sorted(found):
+        first = next(i for i, (a, b) in enumerate(zip(expected, found, strict=True)) if a != b)
+        problem = (
+            f"the same names in another order (class {first} is {found[first]!r} here, "
+            f"{expected[first]!r} for {source})"
+        )
+    else:
+        problem = (
+            f"{len(found)} classes [{', '.join(found)}] here, {len(expected)} "
+            f"[{', '.join(expected)}] for {source}"
+        )
+    raise CheckpointError(f"{where}: classes differ: {problem}; give both the same classes.yaml")
+
+
 def predict_labels(
     model: nn.Module,
     images: Tensor,
@@ -50,7 +71,7 @@ def predict_labels(
 @torch.inference_mode()
 def evaluate(
     model: nn.Module,
-    loader: Iterable[Mapping[str, Tensor]],
+    loader: Iterable[Mapping[str, Tensor] | list[Mapping[str, Tensor]]],
     *,
     num_classes: int,
     mode: Mode = "whole",
@@ -62,7 +83,8 @@ def evaluate(
     max_images: int | None = None,
     ignore_index: int = IGNORE_INDEX,
 ) -> EvalReport:
-    """Predict every batch of ``loader`` and score it against its ``"label"``.
+    """Predict every batch of ``loader`` and score it against its ``"label"``; a loader item may
+    also be a list of batches (images of different sizes in one loader batch).
 
     The confusion matrix is summed over the split, then over ranks (``fabric.all_reduce``), so each
     rank returns the same report. Predictions are made at the label's size (logits resized
@@ -78,15 +100,17 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        for batch in loader:
-            if max_images is not None and seen >= max_images:
-                break
-            images, labels = batch["image"].to(device), batch["label"].to(device)
-            preds = predict_labels(
-                model, images, mode=mode, window=window, stride=stride, size=labels.shape[-2:]
-            )
-            matrix.update(preds, labels)
-            seen += images.shape[0]
+        for loaded in loader:
+            # A batch, or a list of batches of one size each (``runner.collate_by_size``).
+            for batch in loaded if isinstance(loaded, list) else [loaded]:
+                if max_images is not None and seen >= max_images:
+                    break
+                images, labels = batch["image"].to(device), batch["label"].to(device)
+                preds = predict_labels(
+                    model, images, mode=mode, window=window, stride=stride, size=labels.shape[-2:]
+                )
+                matrix.update(preds, labels)
+                seen += images.shape[0]
     finally:
         model.train(was_training)
     conf = matrix.reduce(fabric)

@@ -29,6 +29,9 @@ class EvalReport:
     subsets: dict[str, float] = field(default_factory=dict)
     """e.g. {"mIoU16": ..., "mIoU13": ...} for SYNTHIA-trained models."""
     num_images: int = 0
+    checkpoint: str = ""
+    """The weights scored (a checkpoint or export path; a run folder and step for a running
+    evaluation), so a report always says what it is the report of."""
 
     @classmethod
     def from_confusion(
@@ -63,6 +66,7 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: NaN (absent class) becomes ``null``."""
         return {
+            "checkpoint": self.checkpoint,
             "miou": _json_float(self.miou),
             "subsets": {k: _json_float(v) for k, v in self.subsets.items()},
             "pixel_accuracy": _json_float(self.pixel_accuracy),
@@ -95,9 +99,40 @@ class EvalReport:
                 per_class_iou=per_class,
                 subsets={k: _from_json_float(v) for k, v in data["subsets"].items()},
                 num_images=int(data["num_images"]),
+                checkpoint=str(data.get("checkpoint", "")),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise DataError(f"{path}: not a pixl evaluation report ({one_line(error)})") from error
+
+
+def report_path(path: Path, checkpoint: str, *, chosen: bool) -> Path:
+    """Where the report of ``checkpoint`` may be written without replacing another's.
+
+    ``path`` may be replaced only by a report of the same checkpoint (scored again). A ``chosen``
+    path (``--output``) holding anything else is refused with one line; a default one gives way
+    to the first free ``<stem>-2.json``, ``<stem>-3.json``, ...
+    """
+    candidates = (
+        [path] if chosen else [path, *(path.with_stem(f"{path.stem}-{n}") for n in range(2, 1000))]
+    )
+    for candidate in candidates:
+        held = _report_checkpoint(candidate)
+        if held is None or held == checkpoint:
+            return candidate
+    holder = _report_checkpoint(path)
+    what = f"the report of another checkpoint ({holder})" if holder else "a file pixl did not write"
+    raise DataError(f"{path}: holds {what}; choose another --output")
+
+
+def _report_checkpoint(path: Path) -> str | None:
+    """``None`` when ``path`` is free, else the checkpoint its report names ('' if not a report)."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return str(data["checkpoint"]) if isinstance(data, dict) and "confusion" in data else ""
+    except (OSError, ValueError, KeyError):
+        return ""
 
 
 def _json_float(value: float) -> float | None:

@@ -7,18 +7,19 @@ says which split, how to resize, and whole or sliding-window inference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from pixl.config import ExperimentConfig
 from pixl.config.schema import DatasetSpec
-from pixl.data import dataset_info
+from pixl.data import DatasetInfo, dataset_info
 from pixl.data.dataset import SegmentationDataset, build_dataset
 from pixl.data.io import read_image
 from pixl.data.transforms import normalize_image, resize_pair
@@ -30,7 +31,13 @@ from pixl.evaluation.export import (
     prediction_path,
     save_prediction,
 )
-from pixl.evaluation.inference import Mode, check_num_classes, evaluate, predict_labels
+from pixl.evaluation.inference import (
+    Mode,
+    check_num_classes,
+    check_same_classes,
+    evaluate,
+    predict_labels,
+)
 from pixl.evaluation.metrics import AllReducer
 from pixl.evaluation.report import EvalReport
 
@@ -117,6 +124,18 @@ def rank_shard(
     return Subset(dataset, list(range(rank, end, world_size)))
 
 
+def collate_by_size(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One loader batch as a list of stacked batches, one per (image size, label size), in the
+    order each size first comes: a split whose frames differ in size (GTA5, users' photos) is
+    scored in batches all the same."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for sample in samples:
+        label = sample.get("label")
+        key = (tuple(sample["image"].shape), None if label is None else tuple(label.shape))
+        groups.setdefault(key, []).append(sample)
+    return [default_collate(group) for group in groups.values()]
+
+
 def eval_loader(
     config: ExperimentConfig,
     *,
@@ -126,7 +145,8 @@ def eval_loader(
     num_workers: int = 0,
 ) -> DataLoader:
     """The val split (or ``split``) with full-size labels: this rank's disjoint shard of its first
-    ``eval.max_images`` images (a global cap), in order."""
+    ``eval.max_images`` images (a global cap), in order; each batch is a list of same-size
+    batches (``collate_by_size``)."""
     dataset = eval_dataset(config.data.val, split)
     shard = rank_shard(dataset, rank, world_size, config.eval.max_images)
     # Its own generator: evaluating never draws from the global RNG (a resumed run stays exact).
@@ -135,6 +155,7 @@ def eval_loader(
         batch_size=config.eval.batch_size,
         shuffle=False,
         num_workers=num_workers,
+        collate_fn=collate_by_size,  # frames (or their full-size labels) may differ in size
         generator=torch.Generator().manual_seed(rank),
     )
 
@@ -149,17 +170,23 @@ def evaluate_config(
     fabric: Any | None = None,
     num_workers: int = 0,
     loader: DataLoader | None = None,
+    classes: Sequence[str] | None = None,
 ) -> EvalReport:
     """Score ``model`` on the config's val split (or ``split``); under ``fabric`` each rank takes a
-    shard and the confusion matrix is summed across ranks. ``source`` names the weights in errors.
+    shard and the confusion matrix is summed across ranks. ``source`` names the weights (in errors
+    and as the report's ``checkpoint``).
 
     ``loader``: an ``eval_loader`` of this config made beforehand (the trainer makes one per run,
     so a bad val split fails before training); by default one is made here. Callers run this
     outside autocast (full precision whatever a run trained with), so ``pixl eval`` and the
-    trainer score the same weights alike.
+    trainer score the same weights alike. ``classes``: the model's class names (its
+    checkpoint's), which the val data must have, in the same order.
     """
     info = dataset_info(config.data.val.kind, config.data.val.root)
     check_num_classes(model, info.num_classes, source)
+    if classes is not None:
+        where = f"data.val ({config.data.val.root})"
+        check_same_classes(classes, info.class_names, source, where)
     settings = settings or InferenceSettings.from_config(config)
     rank, world_size = (fabric.global_rank, fabric.world_size) if fabric else (0, 1)
     if loader is None:
@@ -170,7 +197,7 @@ def evaluate_config(
     if fabric is not None:
         model = model.to(fabric.device)
         reducer = fabric
-    return evaluate(
+    report = evaluate(
         model,
         loader,
         num_classes=info.num_classes,
@@ -181,6 +208,7 @@ def evaluate_config(
         class_names=info.class_names,
         subsets=eval_subsets(config),
     )
+    return replace(report, checkpoint=source)
 
 
 def check_device(name: str) -> torch.device:
@@ -201,14 +229,19 @@ def check_device(name: str) -> torch.device:
 
 
 def check_separate(source: Path, output_dir: Path) -> None:
-    """Refuse an output folder that would overwrite the inputs or be read as input next time."""
+    """Refuse an output folder that would overwrite the inputs or be read as input next time.
+
+    A single image may not be predicted into its own folder: ``photos/same.jpg`` would be written
+    as ``photos/same.png``, which may be another photo (any input extension is refused alike).
+    """
     src, out = source.resolve(), output_dir.resolve()
     if not src.exists():
         return  # list_images says so
     if src.is_file():
-        if src.suffix.lower() == ".png" and out == src.parent:
+        if out == src.parent:
             raise ConfigError(
-                f"--output {output_dir}: the prediction would replace the input {source}; "
+                f"--output {output_dir} is the folder of --input {source}: the prediction "
+                f"would be written among the images (as {src.with_suffix('.png').name}); "
                 "choose another folder"
             )
         return
@@ -229,6 +262,24 @@ def check_separate(source: Path, output_dir: Path) -> None:
         )
 
 
+def plan_predictions(source: Path, output_dir: Path) -> list[tuple[Path, Path]]:
+    """``(image, prediction path)`` for every image of ``source``, checked before any work: the
+    output is separate from the input (``check_separate``) and no two images map to one output
+    name (``a.jpg`` and ``a.png`` would both be ``a.png``)."""
+    check_separate(source, output_dir)
+    root, images = list_images(source)
+    plan = [(image, prediction_path(image, root, output_dir)) for image in images]
+    first_of: dict[Path, Path] = {}
+    for image, target in plan:
+        other = first_of.setdefault(target, image)
+        if other != image:
+            raise ConfigError(
+                f"--input {source}: {other.name} and {image.name} would both be predicted as "
+                f"{target}; rename one of them (predictions keep the stem, as PNG)"
+            )
+    return plan
+
+
 def predict_files(
     model: nn.Module,
     config: ExperimentConfig,
@@ -240,27 +291,30 @@ def predict_files(
     settings: InferenceSettings | None = None,
     legend: bool = True,
     failed: list[str] | None = None,
+    classes: DatasetInfo | None = None,
 ) -> list[Path]:
     """Predict every image of ``source`` (file or folder) at its original size and write ``fmt``.
 
     Images are resized like the val data (``data.val.resize``) before the model; the logits are
     resized back to the original size before the argmax. ``weights`` names the model in errors.
     ``legend``: the colour and overlay pictures carry the legend of the classes they show.
-    The output never overlaps the input (``check_separate``). With a ``failed`` list, an image
+    The output never overlaps the input and no two images share an output (``plan_predictions``). With a ``failed`` list, an image
     that cannot be read is noted there (one line each) and the rest are predicted.
+    ``classes``: the model's (names, palette; ``load_trained`` reads them from the checkpoint);
+    default, read from the training data's folder.
     """
-    info = dataset_info(config.data.val.kind, config.data.val.root)
+    labelled = config.data.labelled
+    info = classes or dataset_info(labelled.kind, labelled.root)
     check_num_classes(model, info.num_classes, weights)
     check_format(fmt, info.num_classes)
     settings = settings or InferenceSettings.from_config(config)
-    check_separate(source, output_dir)
-    root, images = list_images(source)
+    plan = plan_predictions(source, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)  # an unusable output fails before any work
     device = next(model.parameters()).device
     names = info.class_names if legend else None
     written = []
     model.eval()
-    for image_path in images:
+    for image_path, target in plan:
         try:
             image = read_image(image_path)
             resized, _ = resize_pair(image, None, config.data.val.resize or image.shape[:2])
@@ -273,7 +327,6 @@ def predict_files(
                 size=image.shape[:2],
             )
             prediction = labels[0].cpu().numpy().astype(np.uint8)
-            target = prediction_path(image_path, root, output_dir)
             written.append(
                 save_prediction(
                     prediction, target, fmt, palette=info.palette, image=image, class_names=names

@@ -8,12 +8,18 @@ from pixl.models.fd import FeatureDistance, masked_distance, thing_mask
 from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
-from pixl.models.registry import create_model, list_models, model_options
+from pixl.models.registry import (
+    create_model,
+    list_models,
+    model_options,
+    without_starting_weights,
+)
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 from pixl.models.weights import (
     LoadReport,
     load_pretrained,
     load_weights,
+    read_metadata,
     read_state_dict,
     save_weights,
 )
@@ -40,8 +46,10 @@ __all__ = [
     "model_options",
     "param_groups",
     "predict_logits",
+    "read_metadata",
     "read_state_dict",
     "sample_detail_box",
     "save_weights",
     "thing_mask",
+    "without_starting_weights",
 ]

@@ -78,3 +78,16 @@ def create_model(name: str, num_classes: int, **options: Any) -> nn.Module:
             f"model {name!r}: num_classes must be a positive integer, got {num_classes!r}"
         )
     return builder(num_classes, **options)
+
+
+def without_starting_weights(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with every ``encoder_weights`` (HRDA: inside ``base_options``) set to None:
+    the model to load trained weights into, built without a hub download or a weights file."""
+    return {
+        key: None
+        if key == "encoder_weights"
+        else without_starting_weights(value)
+        if isinstance(value, Mapping)
+        else value
+        for key, value in options.items()
+    }

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -148,15 +148,18 @@ def load_state(module: nn.Module, source: Mapping[str, Tensor], origin: str) -> 
     return report
 
 
-def save_weights(model: nn.Module, path: str | Path) -> None:
-    """Write the model's state dict as safetensors (each tensor stored on its own)."""
+def save_weights(
+    model: nn.Module, path: str | Path, metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write the model's state dict as safetensors (each tensor stored on its own), with the
+    text ``metadata`` in its header (``read_metadata``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         # Cloning unties shared storage, which safetensors refuses to write.
         tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-        save_file(tensors, str(tmp))
+        save_file(tensors, str(tmp), metadata=dict(metadata) if metadata else None)
         os.replace(tmp, path)  # never a half-written weights file (a full disk, a kill)
     except SafetensorError as error:  # "... I/O error: No space left on device (os error 28)"
         tmp.unlink(missing_ok=True)
@@ -167,6 +170,15 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The text metadata in a safetensors file's header (empty when it has none)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({one_line(error)})") from None
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:

@@ -33,43 +33,40 @@ def to_rgb(image: Tensor) -> np.ndarray:
     return rgb.permute(1, 2, 0).cpu().numpy()
 
 
-def _luminance(rgb: np.ndarray) -> np.ndarray:
-    # The weights of the W3C compositing spec's non-separable blend modes.
-    return rgb @ np.array([0.3, 0.59, 0.11], dtype=np.float32)
-
-
-def _set_luminance(colors: np.ndarray, luminance: np.ndarray) -> np.ndarray:
-    """The colours moved to the given luminance, hue kept: SetLum + ClipColor of the W3C
-    compositing spec ("color" blend mode). Shape: colors [..., 3] in [0, 1], luminance [...]."""
-    shifted = colors + (luminance - _luminance(colors))[..., None]
-    lum = _luminance(shifted)[..., None]
-    low, high = shifted.min(-1, keepdims=True), shifted.max(-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shifted = np.where(low < 0, lum + (shifted - lum) * lum / (lum - low), shifted)
-        shifted = np.where(high > 1, lum + (shifted - lum) * (1 - lum) / (high - lum), shifted)
-    return np.nan_to_num(shifted).clip(0, 1)
-
-
 def overlay(
     image: np.ndarray, mask: np.ndarray, palette: Palette, alpha: float = 0.5
 ) -> np.ndarray:
-    """Tint an image with class colours, keeping it readable.
+    """Paint class colours over an image: an alpha blend, ``(1 - alpha) * photo + alpha * colour``.
 
-    Each class pixel is blended (weight ``alpha``) with its class colour moved to the photo pixel's
-    luminance: the class shows as hue, the photo keeps its light and dark, and a black (or any dark)
-    class colour does not darken it. Ignored pixels, and ids beyond the palette, are the image
-    unchanged.
+    Every class pixel, background included, moves ``alpha`` of the way to its class's colour in
+    the legend, whatever the photo's own colour (so a class reads as one colour on any photo, and
+    a missed object does not keep its own colour). Ignored pixels, and ids beyond the palette,
+    are the image unchanged.
     Shape: image uint8 [H, W, 3], mask [H, W] -> uint8 [H, W, 3].
     """
     if image.shape[:2] != mask.shape:
         raise ValueError(f"image {image.shape[:2]} and mask {mask.shape} differ in size")
-    photo = image.astype(np.float32) / 255
-    colors = colorize(mask, palette).astype(np.float32) / 255
-    tint = _set_luminance(colors, _luminance(photo))
-    blended = 255 * ((1 - alpha) * photo + alpha * tint)
+    colors = colorize(mask, palette).astype(np.float32)
+    blended = (1 - alpha) * image.astype(np.float32) + alpha * colors
     keep = (mask == IGNORE_INDEX) | (mask >= len(palette))
     blended[keep] = image[keep]
     return blended.round().clip(0, 255).astype(np.uint8)
+
+
+ERROR_COLOUR = (255, 0, 255)  # magenta: a wrong pixel
+RIGHT_COLOUR = (0, 0, 0)
+UNSCORED_COLOUR = (128, 128, 128)
+
+
+def error_map(label: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """Where a prediction is wrong: magenta where it differs from a labelled pixel (a missed
+    object predicted as background too), black where it is right, grey where nothing is scored.
+    Shape: label [H, W], prediction [H, W] -> uint8 [H, W, 3]."""
+    picture = np.empty((*label.shape, 3), dtype=np.uint8)
+    picture[:] = RIGHT_COLOUR
+    picture[prediction != label] = ERROR_COLOUR
+    picture[label == IGNORE_INDEX] = UNSCORED_COLOUR
+    return picture
 
 
 @dataclass(frozen=True)
@@ -90,11 +87,13 @@ def plot_prediction_grid(
     class_names: Sequence[str] | None = None,
     alpha: float = 0.6,
 ) -> Path:
-    """Write a PNG grid, one row per sample: image | ground-truth overlay | prediction overlay;
-    with ``class_names``, a legend below it of the classes present in any label or prediction."""
+    """Write a PNG grid, one row per sample: image | ground-truth overlay | prediction overlay |
+    errors (``error_map``, when there is a label); ground truth and prediction in the same
+    colours; with ``class_names``, a legend below it of the classes present in any label or
+    prediction."""
     if not rows:
         raise ValueError("no samples to plot")
-    columns = 3
+    columns = 4
     height = 3.0 * rows[0].image.shape[0] / rows[0].image.shape[1]
     present = []
     if class_names is not None:
@@ -115,6 +114,10 @@ def plot_prediction_grid(
                 "ground truth",
             ),
             (overlay(row.image, row.prediction, palette, alpha), "prediction"),
+            (
+                error_map(row.label, row.prediction) if row.label is not None else None,
+                "errors (magenta)",
+            ),
         ]
         for axis, (picture, title) in zip(axis_row, panels, strict=True):
             axis.axis("off")
