@@ -13,7 +13,7 @@ from pixl.data import dataset_info
 from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import ConfigError
-from pixl.models import FeatureDistance, create_model
+from pixl.models import FeatureDistance, create_model, set_activation_checkpointing
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,12 @@ def num_classes_of(config: ExperimentConfig) -> int:
 def build_model(config: ExperimentConfig) -> nn.Module:
     """``create_model(model.name, num_classes, **model.options)``; option errors name the key."""
     try:
-        return create_model(config.model.name, num_classes_of(config), **config.model.options)
+        model = create_model(config.model.name, num_classes_of(config), **config.model.options)
     except ConfigError as error:
         raise ConfigError(f"model.options: {error}") from None
+    if config.model.activation_checkpointing:
+        set_activation_checkpointing(model)
+    return model
 
 
 def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:

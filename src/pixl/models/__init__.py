@@ -8,7 +8,12 @@ from pixl.models.fd import FeatureDistance, masked_distance, thing_mask
 from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
-from pixl.models.registry import create_model, list_models, model_options
+from pixl.models.registry import (
+    create_model,
+    list_models,
+    model_options,
+    set_activation_checkpointing,
+)
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 from pixl.models.weights import (
     LoadReport,
@@ -43,5 +48,6 @@ __all__ = [
     "read_state_dict",
     "sample_detail_box",
     "save_weights",
+    "set_activation_checkpointing",
     "thing_mask",
 ]

@@ -78,3 +78,14 @@ def create_model(name: str, num_classes: int, **options: Any) -> nn.Module:
             f"model {name!r}: num_classes must be a positive integer, got {num_classes!r}"
         )
     return builder(num_classes, **options)
+
+
+def set_activation_checkpointing(model: nn.Module) -> int:
+    """Turn on activation checkpointing in a registered model (``pixl.models.checkpointing``);
+    returns how many modules are recomputed in backward."""
+    if not isinstance(model, Segmentor | HRDA):
+        raise ConfigError(
+            f"model.activation_checkpointing: {type(model).__name__} does not support it "
+            f"(expected one of {list_models()})"
+        )
+    return model.enable_activation_checkpointing()
