@@ -5,20 +5,21 @@ not load or a step does not fit in memory. ``check_config`` goes through the tra
 (model and its weights, warm start, optimizer, task, teacher, data loaders with RCS statistics,
 val data) on one device, draws one real batch and runs one full training step (every stage with
 its backward, the optimizer step, the teacher update) at a step where every configured term is
-on, then reports its time and peak memory. Nothing is written to the run folder.
+on, then reports its time and peak memory, the peak of each stage of the step (student passes,
+PiXL terms, teacher pseudo-labels, each backward, optimizer step; ``pixl.engine.memory``) and
+which stage set the peak. Nothing is written to the run folder.
 """
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from pixl.config import ExperimentConfig
 from pixl.engine.distributed import make_fabric
+from pixl.engine.memory import StageProfile, memory_stage, return_freed_blocks
 from pixl.engine.tasks import TrainBatch
 from pixl.engine.trainer import Trainer
 
@@ -40,26 +41,33 @@ class CheckReport:
     peak_bytes: int
     memory_kind: str
     terms: dict[str, float]
+    stage_peaks: dict[str, int | None]
+    """Each stage of the step (``pixl.engine.memory``) -> its peak in bytes above the loaded
+    model (None: below the peak of an earlier stage, where the peak cannot be reset)."""
+    stage_held: dict[str, int]
+    """Each stage -> bytes above the loaded model already held when it began."""
+    peak_stage: str | None
+    """The stage that set the step's peak."""
 
     def lines(self) -> list[str]:
         labelled, unlabelled = self.batch
         size = f"{self.image_size[0]}x{self.image_size[1]}"
         batch = f"{labelled} + {unlabelled}" if unlabelled else f"{labelled}"
         terms = ", ".join(f"{k} {v:.3g}" for k, v in self.terms.items())
+        stages = ", ".join(
+            f"{k} {'-' if v is None else f'{v / 1024**3:.2f}'}"
+            + (f" ({self.stage_held[k] / 1024**3:.2f})" if k in self.stage_held else "")
+            for k, v in self.stage_peaks.items()
+        )
         return [
             f"data, model ({self.parameters / 1e6:.1f} M parameters), weights, optimizer: built",
             f"one training step on {self.device} ({self.precision}), batch {batch}, images "
             f"{size}, at step {self.step}: {self.seconds:.2f} s (first step)",
-            f"peak memory: {self.peak_bytes / 1024**3:.2f} GiB ({self.memory_kind})",
+            f"peak memory: {self.peak_bytes / 1024**3:.2f} GiB ({self.memory_kind}), set by: "
+            f"{self.peak_stage}",
+            f"peak per stage, GiB (held when it began): {stages}",
             f"losses: {terms}",
         ]
-
-
-def _rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def check_config(config: ExperimentConfig, *, batch: int | None = None) -> CheckReport:
@@ -70,6 +78,8 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
     """
     config = config.model_copy(deep=True)
     t = config.trainer
+    if t.accelerator == "cpu" or not torch.cuda.is_available():
+        return_freed_blocks()  # the RSS then follows the live tensors (pixl.engine.memory)
     t.devices, t.num_nodes, t.strategy = 1, 1, "auto"
     if batch is not None:
         t.batch_size = t.unlabelled_batch_size = batch
@@ -85,25 +95,19 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
     )
     # A step where self-training and PiXL are on, if the config turns them on at all.
     trainer.step = max(config.self_training.start_step, config.pixl.start_step)
-    cuda = fabric.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize(fabric.device)
-        torch.cuda.reset_peak_memory_stats(fabric.device)
-    before = _rss_bytes()
+    profile = StageProfile(fabric.device)
+    cuda = profile.cuda
     start = time.perf_counter()
-    output, finite = trainer._backward_stages(fabric, data)
-    if finite:
-        trainer.optimizer.step()
-        trainer.task.after_optimizer_step(trainer.step)
+    with profile.profiling():
+        output, finite = trainer._backward_stages(fabric, data)
+        if finite:
+            with memory_stage("optimizer step"):
+                trainer.optimizer.step()
+            with memory_stage("teacher update"):
+                trainer.task.after_optimizer_step(trainer.step)
     if cuda:
         torch.cuda.synchronize(fabric.device)
     seconds = time.perf_counter() - start
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(fabric.device)
-        kind = "GPU, allocated by torch"
-    else:
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, 0)
-        kind = "CPU, peak RSS above the loaded model and data"
     unlabelled = 0 if data.unlabelled is None else int(data.unlabelled["image"].shape[0])
     images = data.labelled["image"]
     return CheckReport(
@@ -114,7 +118,10 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
         parameters=sum(p.numel() for p in trainer.raw_model.parameters()),
         step=trainer.step,
         seconds=seconds,
-        peak_bytes=int(peak),
-        memory_kind=kind,
+        peak_bytes=profile.peak,
+        memory_kind=profile.kind if cuda else f"{profile.kind} above the loaded model and data",
+        stage_peaks=dict(profile.peaks),
+        stage_held=dict(profile.held),
+        peak_stage=profile.peak_stage,
         terms={k: float(v) for k, v in output.terms.items()},
     )
