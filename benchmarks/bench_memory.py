@@ -264,6 +264,11 @@ def main() -> None:
             "",
             *[f"- {r['variant']}: {r['stages']}" for r in results],
             "",
+            "Step: the first step as `pixl check` times it (one-time costs such as AdamW's state "
+            "included), one run per variant on shared cores; compare with care. Gradients with and "
+            "without checkpointing are equal (tests/models/test_checkpointing.py, "
+            "tests/engine/test_staged_backward.py).",
+            "",
             "Commands (`$DATA`: the fake data's temporary folder):",
             "",
             *[f"- `{r['command']}`" for r in results],
