@@ -1,6 +1,8 @@
 # Two commands do all set-up on a fresh machine:  `make demo`  and  `make test`.
+# Python 3.11 (the default), 3.12 or 3.13; another one in its own folder, e.g.
+#   make PYTHON=python3.13 VENV=.venv313 test-fast
 PYTHON ?= python3.11
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
@@ -8,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 .PHONY: setup demo test test-fast lint format bench-core clean
 
 $(STAMP): pyproject.toml requirements.lock
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (pixl needs Python 3.11)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (pixl needs Python 3.11, 3.12 or 3.13)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"

@@ -2,14 +2,16 @@
 
 Run: ``OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_memory.py [--part memory|time|all]``
 
-1. ``memory``: one UDA step (task losses, backward, AdamW step) of the paper's config
-   ``uda/gta5_to_cityscapes_hrda_pixl`` (HRDA, MiT-B5, 1024x1024 crops) at batch 1 + 1, fp32 on
-   the CPU, random init (``encoder_weights: null``; memory does not depend on the values, and the
-   feature distance, which needs ImageNet weights, is off). Each order runs once, alone in its own
-   child process: ``single`` (one backward of the summed loss, both graphs alive together) and
-   ``staged`` (the trainer's order: the source terms backpropagated before the mixed pass).
-   Figure: peak RSS (``ru_maxrss``) minus the RSS with model, teacher, task and batch loaded.
-   Large blocks are mmap'd (``MALLOC_MMAP_THRESHOLD_``) so freed activations leave the RSS.
+1. ``memory``: ``pixl check`` of the paper's config ``uda/gta5_to_cityscapes_hrda_pixl`` (HRDA,
+   MiT-B5, 1024x1024 crops) at the paper's batch 2 + 2 (``--batch``), fp32 on the CPU, random
+   init (``encoder_weights: null``; memory does not depend on the values, and the feature
+   distance, which needs ImageNet weights, is off), on fake official-format GTA5 and Cityscapes
+   data written to a temporary folder. Variants (``--variants``): ``default`` and
+   ``checkpointed`` (``model.activation_checkpointing=true``), each measured once, alone in its
+   own process. Figure: the peak RSS above the loaded model and data, and the stage of the step
+   that set it, as ``pixl check`` prints them (``pixl.engine.memory``; glibc returns freed
+   blocks over 64 KiB, so the RSS follows the live tensors). ``--crop 512 --batch 1`` explores
+   at a smaller scale; ``--no-write`` leaves RESULTS.md as it is.
 2. ``time``: the supervised and UDA DigitScenes configs (``digits/supervised_pixl``,
    ``digits/uda_pixl`` at a step where self-training and PiXL are on): the engine's step
    (stages, backward, AdamW, EMA) against the model's own forward + backward + AdamW step on the
@@ -22,11 +24,11 @@ step" sections of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,14 +45,6 @@ from pixl.models import param_groups
 from results import machine_line, write_section
 
 PAPER = "uda/gta5_to_cityscapes_hrda_pixl"
-GIB = 1024**3
-
-
-def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def fake_batch(config: Any, labelled: int, unlabelled: int, seed: int = 0) -> TrainBatch:
@@ -103,41 +97,87 @@ def engine_step(task: Any, optimizer: Any, batch: TrainBatch, step: int, staged:
     task.after_optimizer_step(step)
 
 
-def memory_child(order: str) -> None:
-    config = load_config(
-        packaged_config(PAPER),
-        [
-            "model.options.base_options.encoder_weights=null",
-            "fd.enabled=false",
-            "trainer.batch_size=1",
-            "trainer.unlabelled_batch_size=1",
-        ],
-    )
-    model, task, optimizer = setup(config)
-    batch = fake_batch(config, 1, 1)
-    loaded = rss_bytes()
-    start = time.perf_counter()
-    engine_step(task, optimizer, batch, step=1, staged=order == "staged")
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    params = sum(p.numel() for p in model.parameters())
-    print(json.dumps({"order": order, "loaded": loaded, "peak": peak, "seconds": seconds,
-                      "params": params}))  # fmt: skip
+CITYSCAPES_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
 
 
-def memory() -> list[dict]:
+def fake_official_data(root: Path, size: tuple[int, int] = (512, 1024), count: int = 2) -> None:
+    """GTA5 and Cityscapes in their official layouts (random images, blocky labels of the 19
+    classes), prepared as ``pixl data prepare`` does. The paper config resizes and crops them to
+    its shapes, so their own size does not change the step."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from pixl.data import prepare_dataset
+    from pixl.data.info import CITYSCAPES_PALETTE
+
+    rng = np.random.default_rng(0)
+    height, width = size
+
+    def label() -> np.ndarray:
+        blocks = rng.choice(CITYSCAPES_IDS, size=(height // 64, width // 64))
+        return np.kron(blocks, np.ones((64, 64), dtype=blocks.dtype)).astype(np.uint8)
+
+    def image(path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+    palette = [v for color in CITYSCAPES_PALETTE for v in color]
+    for i in range(1, count + 1):
+        image(root / "gta5" / "images" / f"{i:05d}.png")
+        labels = Image.fromarray(label(), mode="P")
+        labels.putpalette(palette + [0] * (768 - len(palette)))
+        (root / "gta5" / "labels").mkdir(parents=True, exist_ok=True)
+        labels.save(root / "gta5" / "labels" / f"{i:05d}.png")
+    for split in ("train", "val"):
+        for i in range(count):
+            stem = f"aachen_{i:06d}_000019"
+            image(
+                root / "cityscapes" / "leftImg8bit" / split / "aachen" / f"{stem}_leftImg8bit.png"
+            )
+            path = root / "cityscapes" / "gtFine" / split / "aachen" / f"{stem}_gtFine_labelIds.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), label())
+    prepare_dataset("gta5", root / "gta5", workers=1)
+    prepare_dataset("cityscapes", root / "cityscapes", workers=1)
+
+
+def check_command(data: Path, batch: int, checkpointing: bool, extra: list[str]) -> list[str]:
+    """``pixl check`` of the paper config on the fake data: random init, FD off (as measured in
+    issue 22), ``batch`` + ``batch`` images, activation checkpointing on or off."""
+    return [
+        "pixl", "check", f"configs/{PAPER}.yaml",
+        "model.options.base_options.encoder_weights=null", "fd.enabled=false",
+        *(["model.activation_checkpointing=true"] if checkpointing else []),
+        f"data.labelled.root={data / 'gta5'}", f"data.unlabelled.root={data / 'cityscapes'}",
+        f"data.val.root={data / 'cityscapes'}", "trainer.num_workers=0",
+        *extra, "--batch", str(batch),
+    ]  # fmt: skip
+
+
+def run_check(command: list[str]) -> dict[str, Any]:
+    """One ``pixl check`` in its own process (glibc returns freed blocks over 64 KiB to the
+    system, so the RSS follows the live tensors); its figures parsed from what it prints."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    results = []
-    for order in ("single", "staged"):
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", order],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise SystemExit(f"{order} child failed:\n{done.stderr[-3000:]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(results[-1], flush=True)
-    return results
+    code = "import sys; from pixl.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *command[1:]],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    out = done.stdout
+    print(out, flush=True)
+    found = {
+        "seconds": float(re.search(r": ([0-9.]+) s \(first step\)", out).group(1)),  # type: ignore[union-attr]
+        "peak": float(re.search(r"peak memory: ([0-9.]+) GiB", out).group(1)),  # type: ignore[union-attr]
+        "stage": re.search(r"set by: (.*)", out).group(1).strip(),  # type: ignore[union-attr]
+        "stages": re.search(r"peak per stage, GiB \(held when it began\): (.*)", out)
+        .group(1)
+        .strip(),  # type: ignore[union-attr]
+        "output": out,
+    }
+    return found
 
 
 def own_step(model: torch.nn.Module, optimizer: Any, batch: TrainBatch) -> None:
@@ -171,14 +211,31 @@ def step_time(name: str, rounds: int = 8) -> dict[str, float]:
     return best
 
 
+def memory(batch: int, crop: int | None, variants: list[str]) -> list[dict[str, Any]]:
+    """One ``pixl check`` per variant (``default``, ``checkpointed``), one after the other."""
+    extra = [] if crop is None else [
+        f"data.labelled.crop_size=[{crop},{crop}]", f"data.unlabelled.crop_size=[{crop},{crop}]"
+    ]  # fmt: skip
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        fake_official_data(Path(folder))
+        for variant in variants:
+            command = check_command(Path(folder), batch, variant == "checkpointed", extra)
+            shown = " ".join(command).replace(folder, "$DATA")
+            results.append({"variant": variant, "command": shown, **run_check(command)})
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", choices=("memory", "time", "all"), default="all")
-    parser.add_argument("--child", choices=("single", "staged"))
+    parser.add_argument("--batch", type=int, default=2, help="memory: images per stream")
+    parser.add_argument("--crop", type=int, help="memory: crop side (default: the config's 1024)")
+    parser.add_argument(
+        "--variants", default="default,checkpointed", help="memory: comma-separated variants"
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only (exploring)")
     args = parser.parse_args()
-    if args.child:
-        memory_child(args.child)
-        return
     head = [
         f"Machine: {machine_line()}; 2 cores and 24 GB shared with other jobs.",
         f"Command: `OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_memory.py "
@@ -186,28 +243,39 @@ def main() -> None:
         "",
     ]
     if args.part in ("memory", "all"):
-        single, staged = memory()
-        above = {r["order"]: (r["peak"] - r["loaded"]) / GIB for r in (single, staged)}
+        results = memory(args.batch, args.crop, args.variants.split(","))
+        rows = [
+            f"| {r['variant']} | {r['peak']:.2f} | {r['stage']} | {r['seconds']:.0f} |"
+            for r in results
+        ]
+        size = args.crop or 1024
         body = [
             *head,
-            f"One UDA step of `{PAPER}` (HRDA MiT-B5, {single['params'] / 1e6:.0f} M parameters, "
-            "1024x1024 crops), batch 1 + 1, fp32, CPU, random init, FD off; each order once, "
-            "alone in its process:",
+            f"One UDA step of `{PAPER}` (HRDA MiT-B5, {size}x{size} crops) at batch {args.batch} + "
+            f"{args.batch}, fp32, CPU, random init, FD off, through `pixl check` on fake "
+            "official-format GTA5 and Cityscapes data (each variant once, alone in its process):",
             "",
-            "| backward order | peak RSS above the loaded model (GiB) | batch 2 + 2, estimate (GiB) "
-            "| step (s) |",
-            "|---|---:|---:|---:|",
-            f"| single backward of the summed loss (before) | {above['single']:.1f} "
-            f"| {2 * above['single']:.1f} | {single['seconds']:.0f} |",
-            f"| source terms first, then the mixed pass (now) | {above['staged']:.1f} "
-            f"| {2 * above['staged']:.1f} | {staged['seconds']:.0f} |",
+            "| variant | peak RSS above the loaded model (GiB) | stage that set it | step (s) |",
+            "|---|---:|---|---:|",
+            *rows,
             "",
-            "Batch 2 + 2 estimate: twice the 1 + 1 figure (activations grow with the batch; the "
-            "model, teacher and optimizer state are in the loaded part). Step times depend on the "
-            "machine's load while each child ran.",
+            "Peak of each stage and, in brackets, what was already held when it began (GiB above the "
+            "loaded model; `pixl check` prints it):",
+            "",
+            *[f"- {r['variant']}: {r['stages']}" for r in results],
+            "",
+            "Step: the first step as `pixl check` times it (one-time costs such as AdamW's state "
+            "included), one run per variant on shared cores; compare with care. Gradients with and "
+            "without checkpointing are equal (tests/models/test_checkpointing.py, "
+            "tests/engine/test_staged_backward.py).",
+            "",
+            "Commands (`$DATA`: the fake data's temporary folder):",
+            "",
+            *[f"- `{r['command']}`" for r in results],
         ]
         print("\n".join(body))
-        write_section("Memory of a paper-scale UDA step (bench_memory.py)", "\n".join(body))
+        if not args.no_write:
+            write_section("Memory of a paper-scale UDA step (bench_memory.py)", "\n".join(body))
     if args.part in ("time", "all"):
         rows = []
         for name in ("digits/supervised_pixl", "digits/uda_pixl"):

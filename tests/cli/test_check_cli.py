@@ -29,6 +29,7 @@ def test_check_runs_one_uda_step_and_writes_nothing(
     assert f"{path}: ok" in out
     assert "one training step on cpu (32-true), batch 1 + 1, images 32x32, at step 7" in out
     assert "peak memory: " in out and "GiB (CPU, peak RSS above" in out
+    assert "set by: " in out and "peak per stage" in out and "mixed pass + CE*" in out
     assert "ce_labelled" in out and "ce_mixed" in out and "pixl_mixed" in out
     assert not (tmp_path / "runs").exists()
 

@@ -78,3 +78,20 @@ def test_staged_gradients_equal_single_backward(
     for name, grad in single.items():
         torch.testing.assert_close(staged[name], grad, rtol=1e-5, atol=1e-7, msg=name)
     assert sum(float(g.abs().sum()) for g in single.values()) > 0
+
+
+@pytest.mark.slow
+def test_activation_checkpointing_gives_the_same_step_gradients(
+    tiny_digits: Path, tmp_path: Path
+) -> None:
+    """The whole UDA step (source stage, teacher, mixed stage) with ``model.activation_checkpointing``
+    backpropagates to the gradients of the same step without it."""
+    options = {"task": "uda", "model": "hrda", "self_training": {"pseudo_threshold": 0.0}}
+    plain = tiny_config(tiny_digits, tmp_path, **options)
+    checkpointed = plain.model_copy(deep=True)
+    checkpointed.model.activation_checkpointing = True
+    expected, _, _ = gradients(plain, staged=True)
+    found, stages, _ = gradients(checkpointed, staged=True)
+    assert stages == 2 and found.keys() == expected.keys() and len(expected) > 100
+    for name, grad in expected.items():
+        torch.testing.assert_close(found[name], grad, rtol=1e-6, atol=1e-7, msg=name)

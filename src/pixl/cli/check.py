@@ -12,7 +12,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Build everything the config's run needs (data layout and statistics, model, weights "
             "file, optimizer, teacher) and run one training step at the config's real shapes on "
-            "one device; report its time and peak memory. Nothing is written."
+            "one device; report its time, its peak memory and which stage of the step (student "
+            "passes, PiXL terms, teacher pseudo-labels, backward, optimizer step) set it. "
+            "Nothing is written."
         ),
     )
     parser.add_argument("config", help="the experiment YAML")

@@ -8,7 +8,7 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="train and evaluate DigitScenes UDA on the CPU (about 10 minutes)",
+        help="train and evaluate DigitScenes UDA on the CPU (about 8 minutes on two idle cores)",
         description="Prepare DigitScenes if missing, train the UDA + PiXL demo config, evaluate "
         "on target val, print the per-class IoU table and write RUN/demo_report.md.",
     )

@@ -83,6 +83,10 @@ class ModelConfig(Section):
     options: dict[str, Any] = Field(default_factory=dict)
     detail_weight: float = Field(0.1, ge=0.0)
     """lambda_H of eq. (16): weight of the CE on the high-resolution detail prediction."""
+    activation_checkpointing: bool = False
+    """Recompute each encoder block and the decoders in backward instead of keeping their
+    activations (mmseg's ``with_cp``): less memory for more step time, the same gradients
+    (``pixl.models.checkpointing``). For GPUs of 11-16 GB at the paper's batch."""
     init_from: str | None = None
     """Warm start: the student (and the teacher, as its copy) starts from these weights, a pixl
     checkpoint (``.pt``) or a safetensors export; the run itself is fresh (step 0, new optimizer).

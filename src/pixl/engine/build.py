@@ -13,7 +13,12 @@ from pixl.data import DatasetInfo, dataset_info
 from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
 from pixl.engine.teacher import EMATeacher
 from pixl.errors import ConfigError
-from pixl.models import FeatureDistance, create_model, without_starting_weights
+from pixl.models import (
+    FeatureDistance,
+    create_model,
+    set_activation_checkpointing,
+    without_starting_weights,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +44,12 @@ def build_model(
     options = config.model.options if pretrained else without_starting_weights(config.model.options)
     classes = num_classes_of(config) if num_classes is None else num_classes
     try:
-        return create_model(config.model.name, classes, **options)
+        model = create_model(config.model.name, classes, **options)
     except ConfigError as error:
         raise ConfigError(f"model.options: {error}") from None
+    if config.model.activation_checkpointing:
+        set_activation_checkpointing(model)
+    return model
 
 
 def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:

@@ -5,21 +5,22 @@ not load or a step does not fit in memory. ``check_config`` goes through the tra
 (model and its weights, warm start, optimizer, task, teacher, data loaders with RCS statistics,
 val data) on one device, draws one real batch and runs one full training step (every stage with
 its backward, the optimizer step, the teacher update) at a step where every configured term is
-on, then reports its time and peak memory. Nothing is written to the run folder.
+on, then reports its time and peak memory, the peak of each stage of the step (student passes,
+PiXL terms, teacher pseudo-labels, each backward, optimizer step; ``pixl.engine.memory``) and
+which stage set the peak. Nothing is written to the run folder.
 """
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from lightning_fabric import Fabric
 
 from pixl.config import ExperimentConfig
 from pixl.engine.distributed import make_fabric
+from pixl.engine.memory import StageProfile, memory_stage, return_freed_blocks
 from pixl.engine.preflight import preflight
 from pixl.engine.tasks import StepOutput, TrainBatch
 from pixl.engine.trainer import BatchTooSmallError, Trainer
@@ -42,6 +43,13 @@ class CheckReport:
     peak_bytes: int
     memory_kind: str
     terms: dict[str, float]
+    stage_peaks: dict[str, int | None]
+    """Each stage of the step (``pixl.engine.memory``) -> its peak in bytes above the loaded
+    model (None: below the peak of an earlier stage, where the peak cannot be reset)."""
+    stage_held: dict[str, int]
+    """Each stage -> bytes above the loaded model already held when it began."""
+    peak_stage: str | None
+    """The stage that set the step's peak."""
     note: str | None = None
     """Why the batch differs from the one asked for (BatchNorm needs 2 images)."""
 
@@ -50,52 +58,57 @@ class CheckReport:
         size = f"{self.image_size[0]}x{self.image_size[1]}"
         batch = f"{labelled} + {unlabelled}" if unlabelled else f"{labelled}"
         terms = ", ".join(f"{k} {v:.3g}" for k, v in self.terms.items())
+        stages = ", ".join(
+            f"{k} {'-' if v is None else f'{v / 1024**3:.2f}'}"
+            + (f" ({self.stage_held[k] / 1024**3:.2f})" if k in self.stage_held else "")
+            for k, v in self.stage_peaks.items()
+        )
         return [
             f"data (every image and label decoded), model ({self.parameters / 1e6:.1f} M "
             "parameters), weights, optimizer: built",
             *([f"note: {self.note}"] if self.note else []),
             f"one training step on {self.device} ({self.precision}), batch {batch}, images "
             f"{size}, at step {self.step}: {self.seconds:.2f} s (first step)",
-            f"peak memory: {self.peak_bytes / 1024**3:.2f} GiB ({self.memory_kind})",
+            f"peak memory: {self.peak_bytes / 1024**3:.2f} GiB ({self.memory_kind}), set by: "
+            f"{self.peak_stage}",
+            f"peak per stage, GiB (held when it began): {stages}",
             f"losses: {terms}",
         ]
 
 
-def _rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def _first_step(trainer: Trainer, fabric: Fabric) -> tuple[TrainBatch, StepOutput, float, int]:
-    """Make the loaders, draw one batch and run one step; returns it with its start time and
-    the memory in use before it."""
+def _first_step(
+    trainer: Trainer, fabric: Fabric
+) -> tuple[TrainBatch, StepOutput, float, StageProfile]:
+    """Make the loaders, draw one batch and run one profiled step; returns it with its start
+    time and its memory profile."""
     trainer._setup_data(fabric)
     data = TrainBatch(
         labelled=next(trainer.labelled),
         unlabelled=next(trainer.unlabelled) if trainer.unlabelled is not None else None,
     )
-    if fabric.device.type == "cuda":
-        torch.cuda.synchronize(fabric.device)
-        torch.cuda.reset_peak_memory_stats(fabric.device)
-    before = _rss_bytes()
+    profile = StageProfile(fabric.device)
     start = time.perf_counter()
-    output, finite = trainer._backward_stages(fabric, data)
-    if finite:
-        trainer.optimizer.step()
-        trainer.task.after_optimizer_step(trainer.step)
-    return data, output, start, before
+    with profile.profiling():
+        output, finite = trainer._backward_stages(fabric, data)
+        if finite:
+            with memory_stage("optimizer step"):
+                trainer.optimizer.step()
+            with memory_stage("teacher update"):
+                trainer.task.after_optimizer_step(trainer.step)
+    return data, output, start, profile
 
 
 def check_config(config: ExperimentConfig, *, batch: int | None = None) -> CheckReport:
     """Set up ``config``'s run on one device and run one training step; see the module doc.
 
     ``batch``: images per step for both the labelled and the unlabelled stream (e.g. 1 to see
-    a paper config's step on a CPU; a model whose BatchNorm cannot train on one image takes 2, noted in the report). Raises the trainer's one-line errors (``PixlError``).
+    a paper config's step on a CPU; a model whose BatchNorm cannot train on one image takes 2,
+    noted in the report). Raises the trainer's one-line errors (``PixlError``).
     """
     config = config.model_copy(deep=True)
     t = config.trainer
+    if t.accelerator == "cpu" or not torch.cuda.is_available():
+        return_freed_blocks()  # the RSS then follows the live tensors (pixl.engine.memory)
     t.devices, t.num_nodes, t.strategy = 1, 1, "auto"
     if batch is not None:
         t.batch_size = t.unlabelled_batch_size = batch
@@ -107,10 +120,9 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
     trainer._setup(fabric, fresh=True)
     # A step where self-training and PiXL are on, if the config turns them on at all.
     trainer.step = max(config.self_training.start_step, config.pixl.start_step)
-    cuda = fabric.device.type == "cuda"
     note = None
     try:
-        data, output, start, before = _first_step(trainer, fabric)
+        data, output, start, profile = _first_step(trainer, fabric)
     except BatchTooSmallError:
         if batch != 1:
             raise
@@ -121,16 +133,11 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
         t = trainer.config.trainer
         t.batch_size = t.unlabelled_batch_size = 2
         trainer.optimizer.zero_grad(set_to_none=True)
-        data, output, start, before = _first_step(trainer, fabric)
+        data, output, start, profile = _first_step(trainer, fabric)
+    cuda = profile.cuda
     if cuda:
         torch.cuda.synchronize(fabric.device)
     seconds = time.perf_counter() - start
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(fabric.device)
-        kind = "GPU, allocated by torch"
-    else:
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, 0)
-        kind = "CPU, peak RSS above the loaded model and data"
     unlabelled = 0 if data.unlabelled is None else int(data.unlabelled["image"].shape[0])
     images = data.labelled["image"]
     return CheckReport(
@@ -141,8 +148,11 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
         parameters=sum(p.numel() for p in trainer.raw_model.parameters()),
         step=trainer.step,
         seconds=seconds,
-        peak_bytes=int(peak),
-        memory_kind=kind,
+        peak_bytes=profile.peak,
+        memory_kind=profile.kind if cuda else f"{profile.kind} above the loaded model and data",
+        stage_peaks=dict(profile.peaks),
+        stage_held=dict(profile.held),
+        peak_stage=profile.peak_stage,
         terms={k: float(v) for k, v in output.terms.items()},
         note=note,
     )

@@ -41,6 +41,7 @@ from pixl.engine.checkpoint import (
 )
 from pixl.engine.distributed import make_fabric, on_rank_zero, run_then_stop, spawned
 from pixl.engine.loaders import BatchStream, train_loader
+from pixl.engine.memory import memory_stage
 from pixl.engine.metrics import MetricWindow
 from pixl.engine.optim import build_optimizer, build_scheduler
 from pixl.engine.preflight import preflight
@@ -407,7 +408,8 @@ class Trainer:
             if not finite:
                 stages.close()
                 break
-            fabric.backward(stage.loss)
+            with memory_stage(f"backward, stage {len(done)}"):
+                fabric.backward(stage.loss)
         return merge_stages(done, detach=True), finite
 
     def _next_stage(self, stages: Iterator[StepOutput]) -> StepOutput | None:

@@ -12,6 +12,7 @@ from pixl.models.registry import (
     create_model,
     list_models,
     model_options,
+    set_activation_checkpointing,
     without_starting_weights,
 )
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
@@ -50,6 +51,7 @@ __all__ = [
     "read_state_dict",
     "sample_detail_box",
     "save_weights",
+    "set_activation_checkpointing",
     "thing_mask",
     "without_starting_weights",
 ]

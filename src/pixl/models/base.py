@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from pixl.models.checkpointing import checkpoint_encoders_and_decoders
 from pixl.models.encoders import encode_levels, level_channels
 from pixl.models.types import SegmentationOutput, TrainOutput
 
@@ -71,3 +72,8 @@ class Segmentor(nn.Module):
     def feature_distance_weights(self) -> str | Path | None:
         """The encoder weights the ImageNet feature distance compares against (None: no FD)."""
         return self.encoder_weights
+
+    def enable_activation_checkpointing(self) -> int:
+        """Recompute each encoder block and the decoder in backward (``pixl.models.checkpointing``);
+        returns how many modules are checkpointed."""
+        return checkpoint_encoders_and_decoders([self.encoder], [self.decoder])

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pixl.models.base import Segmentor
+from pixl.models.checkpointing import checkpoint_module
 from pixl.models.daformer import DAFormerDecoder
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 
@@ -152,6 +153,12 @@ class HRDA(nn.Module):
     def feature_distance_weights(self) -> str | Path | None:
         """The shared encoder's initial weights (the base segmentor's): what FD compares against."""
         return self.base.feature_distance_weights
+
+    def enable_activation_checkpointing(self) -> int:
+        """The shared segmentor's encoder blocks and decoder, and the scale attention's decoder,
+        recomputed in backward (``pixl.models.checkpointing``); returns how many modules."""
+        checkpoint_module(self.attention_decoder)
+        return self.base.enable_activation_checkpointing() + 1
 
     def context_input(self, images: Tensor) -> Tensor:
         """Shape: [B, 3, H, W] -> [B, 3, H*scale, W*scale] (bilinear)."""

@@ -91,3 +91,14 @@ def without_starting_weights(options: Mapping[str, Any]) -> dict[str, Any]:
         else value
         for key, value in options.items()
     }
+
+
+def set_activation_checkpointing(model: nn.Module) -> int:
+    """Turn on activation checkpointing in a registered model (``pixl.models.checkpointing``);
+    returns how many modules are recomputed in backward."""
+    if not isinstance(model, Segmentor | HRDA):
+        raise ConfigError(
+            f"model.activation_checkpointing: {type(model).__name__} does not support it "
+            f"(expected one of {list_models()})"
+        )
+    return model.enable_activation_checkpointing()

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from pixl.config.schema import ExperimentConfig
 from pixl.data.augment import strong_augment
 from pixl.data.mixing import class_mix
+from pixl.engine.memory import memory_stage
 from pixl.engine.tasks.base import PiXLPart, StepOutput, TrainBatch, ce_star, student_forward
 from pixl.engine.tasks.pseudo import PseudoLabels, teacher_pseudo_labels
 from pixl.engine.tasks.supervised import SupervisedTask, finish, merge_stages
@@ -91,17 +92,19 @@ class SemiSupervisedTask(SupervisedTask):
             raise ValueError("self-training needs an unlabelled batch")
         st = self.config.self_training
         target = batch.unlabelled["image"]
-        pseudo = teacher_pseudo_labels(
-            self.teacher.module,
-            target,
-            st.pseudo_threshold,
-            st.margins,
-            st.pseudo_weighting,
-            batch.unlabelled.get("frame_box"),
-        )
-        images, labels, weight = self.mix(batch.labelled, target, pseudo)
-        forward = student_forward(self.model, images, self.generator)
-        terms = {"ce_mixed": ce_star(forward, labels, weight, self.config.model.detail_weight)}
+        with memory_stage("teacher pseudo-labels + mixing"):
+            pseudo = teacher_pseudo_labels(
+                self.teacher.module,
+                target,
+                st.pseudo_threshold,
+                st.margins,
+                st.pseudo_weighting,
+                batch.unlabelled.get("frame_box"),
+            )
+            images, labels, weight = self.mix(batch.labelled, target, pseudo)
+        with memory_stage("mixed pass + CE*"):
+            forward = student_forward(self.model, images, self.generator)
+            terms = {"ce_mixed": ce_star(forward, labels, weight, self.config.model.detail_weight)}
         stats = {
             "pseudo/confidence": pseudo.confidence.mean().detach(),
             "pseudo/weight": pseudo.weight.mean().detach(),
@@ -109,11 +112,14 @@ class SemiSupervisedTask(SupervisedTask):
         if self.pixl is not None and self.pixl.active(step):
             pixel_weight = weight if self.config.pixl.mixed_weighting == "pseudo" else None
             mixed = PiXLPart(forward, labels, pixel_weight)
-            if self.pixl.joint_group:
-                assert labelled is not None, "the joint group needs the labelled pass"
-                terms["pixl_joint"], pixl_stats = self.pixl([labelled, mixed], step, "pixl_joint")
-            else:
-                terms["pixl_mixed"], pixl_stats = self.pixl([mixed], step, "pixl_mixed")
+            with memory_stage("PiXL mixed"):
+                if self.pixl.joint_group:
+                    assert labelled is not None, "the joint group needs the labelled pass"
+                    terms["pixl_joint"], pixl_stats = self.pixl(
+                        [labelled, mixed], step, "pixl_joint"
+                    )
+                else:
+                    terms["pixl_mixed"], pixl_stats = self.pixl([mixed], step, "pixl_mixed")
             stats.update(pixl_stats)
         return terms, stats
 

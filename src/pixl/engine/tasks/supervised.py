@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from pixl.config.schema import ExperimentConfig
+from pixl.engine.memory import memory_stage
 from pixl.engine.tasks.base import (
     PiXLPart,
     PiXLTerm,
@@ -50,14 +51,16 @@ class SupervisedTask:
     ) -> tuple[dict[str, Tensor], dict[str, Tensor], TrainOutput]:
         """CE* and PiXL of the labelled batch, their statistics and the forward pass."""
         images, labels = batch.labelled["image"], batch.labelled["label"]
-        forward = student_forward(self.model, images, self.generator)
-        terms = {"ce_labelled": ce_star(forward, labels, None, self.config.model.detail_weight)}
+        with memory_stage("labelled pass + CE*"):
+            forward = student_forward(self.model, images, self.generator)
+            terms = {"ce_labelled": ce_star(forward, labels, None, self.config.model.detail_weight)}
         stats: dict[str, Tensor] = {}
         if self.pixl is not None and self.pixl.active(step):
             stats["pixl/eta"] = torch.tensor(self.pixl.eta(step))
             if not (self.pixl.joint_group and self.has_mixed_pass(step)):
                 part = PiXLPart(forward, labels)
-                terms["pixl_labelled"], pixl_stats = self.pixl([part], step, "pixl_labelled")
+                with memory_stage("PiXL labelled"):
+                    terms["pixl_labelled"], pixl_stats = self.pixl([part], step, "pixl_labelled")
                 stats.update(pixl_stats)
         return terms, stats, forward
 

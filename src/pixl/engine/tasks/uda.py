@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from pixl.config.schema import ExperimentConfig
+from pixl.engine.memory import memory_stage
 from pixl.engine.tasks.base import TrainBatch
 from pixl.engine.tasks.semi import SemiSupervisedTask
 from pixl.engine.teacher import EMATeacher
@@ -44,5 +45,6 @@ class UDATask(SemiSupervisedTask):
         deep = forward.low.deep_features
         if deep is None:
             raise ValueError("feature distance needs the student's deep (last encoder) features")
-        fd = self.feature_distance(forward.low_images, batch.labelled["label"], deep)
+        with memory_stage("feature distance"):
+            fd = self.feature_distance(forward.low_images, batch.labelled["label"], deep)
         return {"fd": fd}, {}
