@@ -127,6 +127,7 @@ def test_a_fresh_pixl_train_checks_the_kind_as_a_config_key(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
-        "data.labelled.kind: expected one of cityscapes, gta5, synthia, digits, folder; got 'kitti'"
+        "data.labelled.kind: expected one of cityscapes, gta5, synthia, digits, texscapes, folder; "
+        "got 'kitti'"
     )
     assert "\n" not in result.stderr.strip()

@@ -40,6 +40,13 @@ _STEP_FILE = re.compile(r"step_(\d{8})\.pt$")
 PAUSE_ENV = "PIXL_TEST_PAUSE_IN_CHECKPOINT_WRITE"
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` into a temp file of the same folder, then rename over ``path``.
 
@@ -50,6 +57,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; others' files obey umask
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from pixl.config import ExperimentConfig, load_config
-from pixl.engine.reporting import table_text
+from pixl.engine.reporting import steps_line, table_text
 from pixl.engine.trainer import Trainer, TrainResult
 
 UDA_CONFIG = "digits/uda_pixl"
@@ -116,7 +116,7 @@ def write_report(uda: TrainResult, baselines: dict[str, TrainResult], seconds: f
         lines += [
             f"## {label}: target-val mIoU {100 * result.report.miou:.2f}",
             "",
-            f"{result.steps} steps in {result.seconds:.0f} s; run folder `{result.run_dir}`.",
+            f"{steps_line(result)}; run folder `{result.run_dir}`.",
             "",
             "```",
             table_text(result.report).rstrip(),

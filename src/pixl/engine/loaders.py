@@ -10,6 +10,7 @@ loader generator seeded per rank (reproducible, not bit-exact across a resume).
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -107,6 +108,8 @@ def train_loader(
             world_size=world_size,
             start=start,
         )
+    # More workers than cores only adds processes that wait (and memory).
+    num_workers = min(num_workers, os.cpu_count() or 1)
     return DataLoader(
         dataset,
         batch_size=batch_size,

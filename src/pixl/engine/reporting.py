@@ -23,9 +23,17 @@ def print_result(result: TrainResult, console: Console | None = None) -> None:
     if result.report is not None:
         console.print(render_table(result.report))
         console.print(f"mIoU {100 * result.report.miou:.2f} on {result.report.num_images} images")
-    console.print(f"{result.steps} steps in {result.seconds:.0f} s; run folder {result.run_dir}")
+    console.print(f"{steps_line(result)}; run folder {result.run_dir}")
     if result.weights is not None:
         console.print(f"weights: {result.weights}")
+
+
+def steps_line(result: TrainResult) -> str:
+    """How many steps this process trained, in how long (and from where, for a resumed run)."""
+    line = f"{result.steps_run} steps in {result.seconds:.0f} s"
+    if result.first_step:
+        line += f" (steps {result.first_step + 1}-{result.steps} of a resumed run)"
+    return line
 
 
 def relative(path: Path) -> str:

@@ -71,6 +71,13 @@ class TrainResult:
     report: EvalReport | None
     checkpoint: Path | None
     weights: Path | None
+    first_step: int = 0
+    """The step this process started from (a resumed run: its checkpoint's step)."""
+
+    @property
+    def steps_run(self) -> int:
+        """Steps this process trained (``steps`` counts from the run's start)."""
+        return self.steps - self.first_step
 
 
 class Trainer:
@@ -181,7 +188,9 @@ class Trainer:
                     f"{self.run_dir}: the run is finished (step {self.step}, trainer.max_steps="
                     f"{self.max_steps}); nothing to do (raise trainer.max_steps to train further)"
                 )
-                return TrainResult(self.run_dir, self.step, 0.0, None, resume_path, None)
+                return TrainResult(
+                    self.run_dir, self.step, 0.0, None, resume_path, None, first_step=self.step
+                )
         else:
             _seed_all(self.config.trainer.seed + fabric.global_rank)
         self._setup_data(fabric)
@@ -227,6 +236,7 @@ class Trainer:
             report=report,
             checkpoint=self.last_checkpoint,
             weights=weights,
+            first_step=first_step,
         )
 
     def _resume_path(self) -> Path | None:
