@@ -48,3 +48,20 @@ def test_end_of_run_line_counts_this_process_steps(tmp_path: Path):
     resumed = TrainResult(tmp_path, 30, 5.0, None, None, None, first_step=20)
     assert steps_line(fresh) == "30 steps in 12 s"
     assert steps_line(resumed) == "10 steps in 5 s (steps 21-30 of a resumed run)"
+
+
+def test_resume_auto_passes_over_a_truncated_newest_checkpoint(tmp_path: Path):
+    from pixl.engine.checkpoint import CheckpointManager, resolve_resume
+
+    manager = CheckpointManager(tmp_path / "checkpoints", keep_last=3)
+    older = manager.save({"w": torch.zeros(64)}, step=10)
+    newest = manager.save({"w": torch.zeros(64)}, step=20)
+    assert resolve_resume("auto", tmp_path) == newest
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with pytest.warns(
+        UserWarning, match=r"step_00000020\.pt: truncated.*resuming from .*step_00000010"
+    ):
+        assert resolve_resume("auto", tmp_path) == older
+    older.write_bytes(b"")
+    with pytest.warns(UserWarning, match="no older checkpoint"):
+        assert resolve_resume("auto", tmp_path) is None

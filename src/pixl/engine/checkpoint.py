@@ -16,6 +16,8 @@ import random
 import re
 import tempfile
 import time
+import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,12 +173,37 @@ class CheckpointManager:
         return path
 
 
+def _is_whole(path: Path) -> bool:
+    """Whether a torch zip file is complete (a truncated one has lost its central directory)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _newest_readable(checkpoints: CheckpointManager) -> Path | None:
+    """The newest whole checkpoint; a truncated newer one (a disk filled, a node lost while it was
+    copied) is passed over with a warning naming both files."""
+    existing = checkpoints.existing()
+    for index in range(len(existing) - 1, -1, -1):
+        if _is_whole(existing[index]):
+            return existing[index]
+        previous = existing[index - 1] if index else None
+        warnings.warn(
+            f"{existing[index]}: truncated or corrupt; "
+            + (f"resuming from {previous} instead" if previous else "no older checkpoint to use"),
+            stacklevel=2,
+        )
+    return None
+
+
 def resolve_resume(resume: str | None, run_dir: str | Path) -> Path | None:
     """``None`` -> fresh run; ``auto`` -> the newest checkpoint of the run (or fresh); else a path."""
     if resume is None:
         return None
     if resume == "auto":
-        return CheckpointManager(Path(run_dir) / "checkpoints", keep_last=1).latest()
+        return _newest_readable(CheckpointManager(Path(run_dir) / "checkpoints", keep_last=1))
     path = Path(resume)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint to resume from not found")
