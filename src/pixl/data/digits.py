@@ -21,9 +21,8 @@ import cv2
 import numpy as np
 
 from pixl.data import synthetic
-from pixl.data.descriptor import DatasetKind
 from pixl.data.info import DIGIT_CLASSES
-from pixl.data.report import PrepareOptions, PrepareReport
+from pixl.data.report import PrepareReport
 from pixl.data.synthetic import SceneSpec
 
 DEFAULT_SIZES: dict[str, int] = {"source_train": 1000, "target_train": 1000, "target_val": 200}
@@ -183,12 +182,8 @@ DIGIT_SCENES = SceneSpec(
         "MNIST-M-style digits, blur and noise. `splits/target_train_1_30.txt`: seeded SSL subset.",
     ),
     preload=_preload,
+    card_purity=False,  # the card's bytes predate the purity figure (printed by prepare)
 )
-
-
-def is_complete(root: Path) -> bool:
-    """Whether DigitScenes generation finished at ``root`` with this generator version."""
-    return synthetic.is_complete(DIGIT_SCENES, root)
 
 
 def is_current(root: str | Path) -> bool:
@@ -214,12 +209,4 @@ def generate_digit_scenes(
         image_size=image_size,
         workers=workers,
         progress=progress,
-        card_purity=False,  # the card's bytes predate the purity figure (printed by prepare)
-    )
-
-
-def prepare_digits(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:
-    """The prepare step of the ``digits`` kind: generate DigitScenes (default sizes) at ``root``."""
-    return generate_digit_scenes(
-        root, seed=options.seed, workers=options.workers, progress=options.progress
     )

@@ -8,13 +8,15 @@ means adding one descriptor here.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from types import MappingProxyType
 
 from pixl.config.kinds import register_dataset_kind
+from pixl.data import synthetic
 from pixl.data.descriptor import DatasetKind
-from pixl.data.digits import is_complete, prepare_digits
+from pixl.data.digits import DIGIT_SCENES
 from pixl.data.folder import check_folder, read_classes, read_folder_label
 from pixl.data.info import (
     CITYSCAPES_CLASSES,
@@ -33,13 +35,8 @@ from pixl.data.io import read_synthia_label
 from pixl.data.layouts import Layout
 from pixl.data.prepare import convert_official, default_workers
 from pixl.data.report import PrepareOptions, PrepareReport
-from pixl.data.texscapes import (
-    TEXSCAPES_CLASSES,
-    TEXSCAPES_PALETTE,
-    TEXSCAPES_THINGS,
-    prepare_texscapes,
-)
-from pixl.data.texscapes import is_complete as texscapes_complete
+from pixl.data.synthetic import SceneSpec
+from pixl.data.texscapes import TEXSCAPES, TEXSCAPES_PALETTE, TEXSCAPES_THINGS
 from pixl.errors import DataError
 
 _CITYSCAPES_LAYOUT = Layout(
@@ -70,6 +67,33 @@ def _cityscapes_classes(kind: str, **extra: object) -> DatasetInfo:
         CITYSCAPES_PALETTE,
         CITYSCAPES_THINGS,
         **extra,  # type: ignore[arg-type]
+    )
+
+
+def _generated_kind(
+    spec: SceneSpec,
+    palette: tuple[tuple[int, int, int], ...],
+    thing_classes: tuple[int, ...],
+    *,
+    rcs_min_pixels: int,
+) -> DatasetKind:
+    """The descriptor of a benchmark that ``pixl.data.synthetic`` generates from ``spec``."""
+    return DatasetKind(
+        name=spec.kind,
+        summary=f"{spec.title}: generated into ROOT (Cityscapes layout, train-id labels)",
+        layout=_GENERATED_LAYOUT,
+        splits=synthetic.SPLITS,
+        prepare_splits=None,
+        prepare_step=functools.partial(synthetic.prepare_generated, spec),
+        classes=DatasetInfo(
+            spec.kind,
+            len(spec.classes),
+            spec.classes,
+            palette,
+            thing_classes,
+            rcs_min_pixels=rcs_min_pixels,
+        ),
+        prepared_check=functools.partial(synthetic.is_complete, spec),
     )
 
 
@@ -107,35 +131,10 @@ _DESCRIPTORS: tuple[DatasetKind, ...] = (
         label_table=lookup_table(SYNTHIA_ID_TO_TRAINID, 23),
         read_raw_label=read_synthia_label,
     ),
-    DatasetKind(
-        name="digits",
-        summary="DigitScenes: generated into ROOT (Cityscapes layout, train-id labels)",
-        layout=_GENERATED_LAYOUT,
-        splits=("source_train", "target_train", "target_val"),
-        prepare_splits=None,
-        prepare_step=prepare_digits,
-        classes=DatasetInfo(
-            "digits", 11, DIGIT_CLASSES, DIGIT_PALETTE, tuple(range(1, 11)), rcs_min_pixels=150
-        ),
-        prepared_check=is_complete,
+    _generated_kind(
+        DIGIT_SCENES, DIGIT_PALETTE, tuple(range(1, len(DIGIT_CLASSES))), rcs_min_pixels=150
     ),
-    DatasetKind(
-        name="texscapes",
-        summary="TexScapes: generated into ROOT (Cityscapes layout, train-id labels)",
-        layout=_GENERATED_LAYOUT,
-        splits=("source_train", "target_train", "target_val"),
-        prepare_splits=None,
-        prepare_step=prepare_texscapes,
-        classes=DatasetInfo(
-            "texscapes",
-            len(TEXSCAPES_CLASSES),
-            TEXSCAPES_CLASSES,
-            TEXSCAPES_PALETTE,
-            TEXSCAPES_THINGS,
-            rcs_min_pixels=200,
-        ),
-        prepared_check=texscapes_complete,
-    ),
+    _generated_kind(TEXSCAPES, TEXSCAPES_PALETTE, TEXSCAPES_THINGS, rcs_min_pixels=200),
     DatasetKind(
         name="folder",
         summary="your own data: images/NAME/, labels/NAME/ (8-bit class ids), classes.yaml",

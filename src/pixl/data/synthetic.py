@@ -24,7 +24,7 @@ from rich.progress import track
 
 from pixl.core import IGNORE_INDEX
 from pixl.data.io import write_png_atomic, write_rgb_atomic
-from pixl.data.report import PrepareReport
+from pixl.data.report import PrepareOptions, PrepareReport
 from pixl.data.stats import build_stats, class_stats_path, count_classes, save_stats
 from pixl.errors import DataError
 
@@ -51,6 +51,7 @@ class SceneSpec:
     render: Renderer  # module-level, so worker processes can pickle it
     description: tuple[str, ...]  # the dataset card's provenance lines
     preload: Callable[[], object] = field(default=lambda: None)  # loaded once; workers inherit it
+    card_purity: bool = True  # False: a card written before the purity figure keeps its bytes
 
     @property
     def manifest(self) -> str:
@@ -228,7 +229,6 @@ def generate_scenes(
     image_size: int | None = None,
     workers: int = 1,
     progress: bool = False,
-    card_purity: bool = True,
 ) -> PrepareReport:
     """Write ``spec``'s benchmark under ``root``; identical bytes for one seed; re-runs skip done
     files. The report's ``notes`` give each split's cell purity (``cell_purity``)."""
@@ -272,6 +272,16 @@ def generate_scenes(
             if split == "target_train":
                 _ssl_subset(root, [r[0] for r in results], seed)
     write_dataset_card(
-        spec, root, frequencies, sizes, seed, image_size, purity if card_purity else None
+        spec, root, frequencies, sizes, seed, image_size, purity if spec.card_purity else None
     )
     return report
+
+
+def prepare_generated(
+    spec: SceneSpec, kind: object, root: Path, options: PrepareOptions
+) -> PrepareReport:
+    """The prepare step of a generated kind (bind ``spec`` first): generate it at ``root`` with
+    its default sizes."""
+    return generate_scenes(
+        spec, root, seed=options.seed, workers=options.workers, progress=options.progress
+    )

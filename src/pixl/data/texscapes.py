@@ -25,8 +25,7 @@ import cv2
 import numpy as np
 
 from pixl.data import synthetic
-from pixl.data.descriptor import DatasetKind
-from pixl.data.report import PrepareOptions, PrepareReport
+from pixl.data.report import PrepareReport
 from pixl.data.synthetic import SceneSpec
 
 TEXSCAPES_CLASSES: tuple[str, ...] = (
@@ -342,11 +341,6 @@ TEXSCAPES = SceneSpec(
 )
 
 
-def is_complete(root: Path) -> bool:
-    """Whether TexScapes generation finished at ``root`` with this generator version."""
-    return synthetic.is_complete(TEXSCAPES, root)
-
-
 def generate_texscapes(
     root: str | Path,
     *,
@@ -365,11 +359,4 @@ def generate_texscapes(
         image_size=image_size,
         workers=workers,
         progress=progress,
-    )
-
-
-def prepare_texscapes(kind: DatasetKind, root: Path, options: PrepareOptions) -> PrepareReport:
-    """The prepare step of the ``texscapes`` kind: generate TexScapes (default sizes) at ``root``."""
-    return generate_texscapes(
-        root, seed=options.seed, workers=options.workers, progress=options.progress
     )
