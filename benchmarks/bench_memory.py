@@ -14,7 +14,7 @@ Run: ``OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_memo
    at a smaller scale; ``--no-write`` leaves RESULTS.md as it is.
 2. ``time``: the supervised and UDA DigitScenes configs (``digits/supervised_pixl``,
    ``digits/uda_pixl`` at a step where self-training and PiXL are on): the engine's step
-   (stages, backward, AdamW, EMA) against the model's own forward + backward + AdamW step on the
+   (``train_step``: stages, backward, AdamW, EMA) against the model's own forward + backward + AdamW step on the
    same images (UDA: one pass on the labelled and one on the unlabelled batch, as the task makes),
    in one process taking turns; best of the rounds.
 Writes the "Memory of a paper-scale UDA step" and "Step time: engine against the model's own
@@ -37,11 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from pixl.config import load_config, packaged_config
-from pixl.engine.build import build_model, build_task
-from pixl.engine.optim import build_optimizer
-from pixl.engine.tasks import TrainBatch
-from pixl.engine.teacher import EMATeacher
-from pixl.models import param_groups
+from pixl.engine import Run, TrainBatch, build_run, train_step
+from pixl.engine.distributed import make_fabric
 from results import machine_line, write_section
 
 PAPER = "uda/gta5_to_cityscapes_hrda_pixl"
@@ -65,36 +62,11 @@ def fake_batch(config: Any, labelled: int, unlabelled: int, seed: int = 0) -> Tr
     return batch
 
 
-def setup(config: Any) -> tuple[torch.nn.Module, Any, torch.optim.Optimizer]:
-    torch.manual_seed(0)
-    model = build_model(config).train()
-    teacher = (
-        EMATeacher(model, config.self_training.ema_alpha) if config.task != "supervised" else None
-    )
-    task = build_task(
-        config,
-        model=model,
-        raw_model=model,
-        generator=torch.Generator().manual_seed(0),
-        teacher=teacher,
-        feature_distance=None,
-    )
-    groups = param_groups(
-        model, lr=config.optim.lr, weight_decay=config.optim.weight_decay,
-        head_lr_mult=config.optim.head_lr_mult,
-    )  # fmt: skip
-    return model, task, build_optimizer(groups, config.optim)
-
-
-def engine_step(task: Any, optimizer: Any, batch: TrainBatch, step: int, staged: bool) -> None:
-    if staged:
-        for stage in task.training_stages(batch, step=step):
-            stage.loss.backward()
-    else:
-        task.training_step(batch, step=step).loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    task.after_optimizer_step(step)
+def setup(config: Any) -> Run:
+    """The run as the trainer builds it, without data (the batches are fake)."""
+    fabric = make_fabric(config.trainer)
+    fabric.launch()
+    return build_run(config, fabric, loaders=False)
 
 
 CITYSCAPES_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
@@ -195,7 +167,7 @@ def own_step(model: torch.nn.Module, optimizer: Any, batch: TrainBatch) -> None:
 
 def step_time(name: str, rounds: int = 8) -> dict[str, float]:
     config = load_config(packaged_config(name))
-    model, task, optimizer = setup(config)
+    run = setup(config)
     t = config.trainer
     batch = fake_batch(config, t.batch_size, t.unlabelled_batch_size)
     step = max(config.pixl.start_step, config.self_training.start_step) + 10
@@ -204,9 +176,9 @@ def step_time(name: str, rounds: int = 8) -> dict[str, float]:
         for kind in best:
             start = time.perf_counter()
             if kind == "engine":
-                engine_step(task, optimizer, batch, step, staged=True)
+                train_step(run, batch, step=step)
             else:
-                own_step(model, optimizer, batch)
+                own_step(run.raw_model, run.optimizer, batch)
             best[kind] = min(best[kind], time.perf_counter() - start)
     return best
 

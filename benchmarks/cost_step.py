@@ -1,10 +1,11 @@
 """Child of ``bench_ablations.py --part cost``: the UDA training step of HRDA (MiT-B0) on 256x256
 DigitScenes frames, batch 2 + 2, with and without PiXL; prints one JSON line.
 
-``--measure time``: one process, one model, optimizer and teacher; two tasks that differ only in
-``pixl.enabled`` take turns (ABBA order, so drift in the machine's speed hits both alike), after one
-warm-up step each. Prints the step times of both, and the time spent inside the PiXL terms' forward
-(partition, prototypes, contrast; their backward is inside the step time only).
+``--measure time``: one process, one run (``build_run``: model, optimizer, teacher); two tasks
+that differ only in ``pixl.enabled`` take turns in the trainer's own step (``train_step``), in ABBA
+order, so drift in the machine's speed hits both alike, after one warm-up step each. Prints the
+step times of both, and the time spent inside the PiXL terms' forward (partition, prototypes,
+contrast; their backward is inside the step time only).
 
 ``--measure memory --pixl true|false``: VmHWM (reset through /proc/self/clear_refs) above the RSS
 before one step; the parent runs it with MALLOC_MMAP_THRESHOLD_=65536 so freed tensors leave the
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,10 @@ from torch.utils.data import default_collate
 from pixl.config import load_config
 from pixl.config.schema import ExperimentConfig
 from pixl.data import build_dataset
-from pixl.engine.build import build_model, build_task
-from pixl.engine.optim import build_optimizer
-from pixl.engine.tasks.base import TrainBatch
-from pixl.engine.teacher import EMATeacher
-from pixl.models import param_groups
+from pixl.engine import Run, TrainBatch, build_run, train_step
+from pixl.engine.build import build_task
+from pixl.engine.distributed import make_fabric
+from pixl.engine.terms import PiXLTerm
 
 HRDA_MIT_B0 = (
     "model.name=hrda",
@@ -47,11 +48,11 @@ def rss(field: str) -> int:
 
 
 class TimedTerm:
-    """Wraps a task's ``PiXLTerm`` and adds up the seconds spent in its calls (forward only)."""
+    """Wraps a task's ``PiXLTerm``s and adds up the seconds spent in their calls (forward only)."""
 
-    def __init__(self, term: Any) -> None:
+    def __init__(self, term: Any, clock: list[float]) -> None:
         self.term = term
-        self.seconds = 0.0
+        self.clock = clock
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.term, name)
@@ -59,7 +60,7 @@ class TimedTerm:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         out = self.term(*args, **kwargs)
-        self.seconds += time.perf_counter() - start
+        self.clock[0] += time.perf_counter() - start
         return out
 
 
@@ -87,32 +88,25 @@ def main() -> None:
     variants = (False, True) if args.measure == "time" else (args.pixl == "true",)
     configs = {pixl: config_for(pixl) for pixl in variants}
     config = configs[variants[0]]
-    torch.manual_seed(0)
-    model = build_model(config)
-    teacher = EMATeacher(model, config.self_training.ema_alpha)
-    optimizer = build_optimizer(
-        param_groups(
-            model,
-            lr=config.optim.lr,
-            weight_decay=config.optim.weight_decay,
-            head_lr_mult=config.optim.head_lr_mult,
-        ),
-        config.optim,
-    )
-    tasks = {
-        pixl: build_task(
+    fabric = make_fabric(config.trainer)
+    fabric.launch()
+    run = build_run(config, fabric, loaders=False)  # the batch below is fixed
+    runs: dict[bool, Run] = {}
+    for pixl, c in configs.items():
+        task = build_task(
             c,
-            model=model,
-            raw_model=model,
+            model=run.model,
+            raw_model=run.raw_model,
             generator=torch.Generator().manual_seed(0),
-            teacher=teacher,
-            feature_distance=None,
+            teacher=run.teacher,
         )
-        for pixl, c in configs.items()
-    }
-    timed_term = None
-    if True in tasks:
-        timed_term = tasks[True].pixl = TimedTerm(tasks[True].pixl)
+        runs[pixl] = replace(run, config=c, task=task)
+    pixl_seconds = [0.0]
+    if True in runs:
+        task = runs[True].task
+        task.terms = [
+            TimedTerm(t, pixl_seconds) if isinstance(t, PiXLTerm) else t for t in task.terms
+        ]
 
     def batch(split: str) -> dict:
         data = build_dataset(
@@ -126,11 +120,7 @@ def main() -> None:
     def step(pixl: bool) -> float:
         i = next(counter)
         start = time.perf_counter()
-        out = tasks[pixl].training_step(step_batch, step=i)
-        out.loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        teacher.update(model, i)
+        train_step(runs[pixl], step_batch, step=i)
         return time.perf_counter() - start
 
     for pixl in variants:  # warm-up: lazy initialisation and optimizer state stay out
@@ -142,8 +132,7 @@ def main() -> None:
         print(json.dumps({"peak_extra_mb": (rss("VmHWM:") - base) / 2**20}))
         return
     times: dict[bool, list[float]] = {False: [], True: []}
-    assert timed_term is not None
-    timed_term.seconds = 0.0
+    pixl_seconds[0] = 0.0
     for i in range(args.repeats):
         for pixl in (False, True) if i % 2 == 0 else (True, False):
             times[pixl].append(step(pixl))
@@ -152,7 +141,7 @@ def main() -> None:
             {
                 "without_s": times[False],
                 "with_s": times[True],
-                "pixl_forward_s": timed_term.seconds / args.repeats,
+                "pixl_forward_s": pixl_seconds[0] / args.repeats,
             }
         )
     )

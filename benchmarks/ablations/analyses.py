@@ -91,7 +91,7 @@ def feature_gradients(
     import torch
 
     from pixl.core import PiXLLoss, labels_to_feature_resolution
-    from pixl.engine.tasks.base import weighted_cross_entropy
+    from pixl.engine.terms import weighted_cross_entropy
 
     out = model(batch["image"])
     cells = labels_to_feature_resolution(batch["label"], out.features.shape[-2:], classes)

@@ -33,12 +33,14 @@ def one_line(error: BaseException | str, limit: int = 200) -> str:
 
 
 class RunInterrupted(PixlError):
-    """A run stopped on a signal after saving; ``exit_code`` is 128 + the signal number."""
+    """A run stopped on a signal after saving; ``exit_code`` is 128 + the signal number;
+    ``rank``: the process's global rank (only rank 0 prints the message)."""
 
-    def __init__(self, message: str, signum: int) -> None:
+    def __init__(self, message: str, signum: int, rank: int = 0) -> None:
         super().__init__(message)
         self.signum = signum
         self.exit_code = 128 + signum
+        self.rank = rank
 
 
 # torch re-raises a DataLoader worker's exception as "Caught X in DataLoader worker process N.

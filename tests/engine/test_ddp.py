@@ -43,8 +43,8 @@ SCRIPT = textwrap.dedent(
         rank = trainer.fabric.global_rank
         torch.save(
             {
-                "teacher": trainer.task.teacher.state_dict(),
-                "student": trainer.raw_model.state_dict(),
+                "teacher": trainer.run.teacher.state_dict(),
+                "student": trainer.run.raw_model.state_dict(),
                 "labelled_names": None,
                 "metrics": record.metrics,
                 "miou": result.report.miou,

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from pixl.engine import Trainer
-from pixl.engine.build import build_feature_distance, build_model
+from pixl.engine.build import build_model, term_context
+from pixl.engine.terms.fd import build_feature_distance
 from pixl.models import build_encoder
 
 from .test_tasks import Collect
@@ -20,7 +21,7 @@ def test_fd_without_encoder_weights_is_off_with_a_warning(
 ) -> None:
     config = tiny_config(tiny_digits, tmp_path, fd={"enabled": True})
     with pytest.warns(UserWarning, match="without ImageNet weights.*feature distance is off"):
-        assert build_feature_distance(config, build_model(config)) is None
+        assert build_feature_distance(term_context(config, build_model(config))) is None
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pixl.engine import NonFiniteLossError, Trainer
-from pixl.engine import trainer as trainer_module
+from pixl.engine import run as run_module
 from pixl.engine.callbacks import Callback
 
 from .tiny import tiny_config
@@ -19,27 +19,27 @@ class Snapshots(Callback):
         self.weights: list[torch.Tensor] = []
 
     def on_step_end(self, trainer: Trainer, output: object) -> None:
-        self.weights.append(trainer.raw_model.classifier.weight.detach().clone())
+        self.weights.append(trainer.run.raw_model.classifier.weight.detach().clone())
 
 
 def poison(monkeypatch: pytest.MonkeyPatch, bad_steps: set[int]) -> None:
     """Make the task's loss NaN at ``bad_steps``."""
-    build = trainer_module.build_task
+    build = run_module.build_task
 
     def build_poisoned(*args, **kwargs):
         task = build(*args, **kwargs)
-        original = task.training_step
+        original = task.training_stages
 
-        def training_step(batch, *, step):
-            out = original(batch, step=step)
-            if step in bad_steps:
-                out.loss = out.loss * float("nan")
-            return out
+        def training_stages(batch, *, step):
+            for out in original(batch, step=step):
+                if step in bad_steps:
+                    out.loss = out.loss * float("nan")
+                yield out
 
-        task.training_step = training_step
+        task.training_stages = training_stages
         return task
 
-    monkeypatch.setattr(trainer_module, "build_task", build_poisoned)
+    monkeypatch.setattr(run_module, "build_task", build_poisoned)
 
 
 def test_a_nan_loss_skips_the_step(

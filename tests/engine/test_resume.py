@@ -28,8 +28,8 @@ class StopAt(Callback):
 
 
 def states(trainer: Trainer) -> dict[str, torch.Tensor]:
-    named = {f"student.{k}": v for k, v in trainer.raw_model.state_dict().items()}
-    named.update({f"teacher.{k}": v for k, v in trainer.task.teacher.state_dict().items()})  # type: ignore[attr-defined]
+    named = {f"student.{k}": v for k, v in trainer.run.raw_model.state_dict().items()}
+    named.update({f"teacher.{k}": v for k, v in trainer.run.teacher.state_dict().items()})
     return named
 
 
@@ -55,7 +55,7 @@ def test_resume_is_bit_exact(tiny_digits: Path, tmp_path: Path) -> None:
     for name, value in expected.items():
         assert torch.equal(value, got[name]), name
     # Optimizer moments too.
-    moments = whole.optimizer.state_dict()["state"], second.optimizer.state_dict()["state"]
+    moments = whole.run.optimizer.state_dict()["state"], second.run.optimizer.state_dict()["state"]
     for key, value in moments[0].items():
         assert torch.equal(value["exp_avg"], moments[1][key]["exp_avg"])
 

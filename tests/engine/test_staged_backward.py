@@ -37,7 +37,6 @@ def gradients(config, staged: bool) -> tuple[dict[str, torch.Tensor], int, dict]
         raw_model=model,
         generator=torch.Generator().manual_seed(1),
         teacher=teacher,
-        feature_distance=None,
     )
     torch.manual_seed(2)  # dropout draws the same in both orders
     if staged:

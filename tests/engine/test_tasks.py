@@ -97,11 +97,11 @@ def test_hrda_uda_uses_both_resolutions_and_the_ablation_switches(
 def test_teacher_follows_the_student_after_each_step(tiny_digits: Path, tmp_path: Path) -> None:
     config = tiny_config(tiny_digits, tmp_path, task="semi", trainer={"max_steps": 1})
     trainer, _ = run(config, final_eval=False)
-    teacher = trainer.task.teacher.module  # type: ignore[attr-defined]
+    teacher = trainer.run.teacher.module
     assert not teacher.training
     assert not any(p.requires_grad for p in teacher.parameters())
     # alpha at step 0 is 0: the teacher is an exact copy of the student after the first step.
-    student = trainer.raw_model.state_dict()
+    student = trainer.run.raw_model.state_dict()
     for name, value in teacher.state_dict().items():
         assert torch.equal(value, student[name]), name
 

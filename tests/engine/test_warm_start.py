@@ -13,7 +13,7 @@ from pixl.core import labels_to_feature_resolution, pixl_loss
 from pixl.engine import Trainer
 from pixl.engine.callbacks import Callback
 from pixl.engine.checkpoint import weight_mismatches
-from pixl.engine.tasks.base import PiXLPart, PiXLTerm
+from pixl.engine.terms import Pass, PiXLTerm
 from pixl.errors import CheckpointError
 from pixl.models import SegmentationOutput, TrainOutput, read_state_dict
 
@@ -32,14 +32,14 @@ class AtStart(Callback):
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.step = trainer.step
-        self.student = {k: v.clone() for k, v in trainer.raw_model.state_dict().items()}
-        teacher = getattr(trainer.task, "teacher", None)
+        self.student = {k: v.clone() for k, v in trainer.run.raw_model.state_dict().items()}
+        teacher = trainer.run.teacher
         self.teacher = (
             None
             if teacher is None
             else {k: v.clone() for k, v in teacher.module.state_dict().items()}
         )
-        self.optimizer_state = dict(trainer.optimizer.state)
+        self.optimizer_state = dict(trainer.run.optimizer.state)
 
 
 class Logs(Callback):
@@ -131,8 +131,12 @@ def test_joint_term_is_pixl_loss_of_the_concatenated_passes() -> None:
     first, second = _forward(g), _forward(g)
     labels = [torch.randint(0, 3, (2, 16, 16), generator=g) for _ in range(2)]
     config = PiXLConfig(temperature=0.5, weight=0.5, group="joint")
-    term = PiXLTerm(config, num_classes=3, max_steps=10)
-    loss, stats = term([PiXLPart(first, labels[0]), PiXLPart(second, labels[1])], 0, "pixl_joint")
+    term = PiXLTerm(config, num_classes=3, max_steps=10, passes=("labelled", "mixed"))
+    assert term.reads(0, ("labelled", "mixed")) == ("labelled", "mixed")
+    assert term.reads(0, ("labelled",)) == ("labelled",)  # no mixed pass yet: the labelled alone
+    out = term({"labelled": Pass(first, labels[0]), "mixed": Pass(second, labels[1])}, 0)
+    assert set(out.terms) == {"pixl_joint"}
+    loss, stats = out.terms["pixl_joint"], out.stats
     cells = [labels_to_feature_resolution(lab, (4, 4), 3) for lab in labels]
     expected = pixl_loss(
         (

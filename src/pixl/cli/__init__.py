@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except RunInterrupted as error:
-        if getattr(error, "rank", 0) == 0:
+        if error.rank == 0:
             print(str(error), file=sys.stderr)
         return error.exit_code
     except PixlError as error:

@@ -1,4 +1,5 @@
-"""Training: Fabric trainer, tasks (supervised / semi / uda), EMA teacher, optimiser, checkpoints."""
+"""Training: the run builder and step, the Fabric trainer, the task and its loss terms, EMA
+teacher, optimiser, checkpoints."""
 
 from pixl.engine.checkpoint import (
     CheckpointManager,
@@ -8,28 +9,27 @@ from pixl.engine.checkpoint import (
     load_for_inference,
     load_trained,
 )
-from pixl.engine.tasks import (
-    SemiSupervisedTask,
-    StepOutput,
-    SupervisedTask,
-    TrainBatch,
-    UDATask,
-)
+from pixl.engine.run import Loaders, Run, build_run
+from pixl.engine.step import StepResult, train_step
+from pixl.engine.tasks import SelfTraining, StepOutput, Task, TrainBatch
 from pixl.engine.teacher import EMATeacher, ema_alpha, ema_update
 from pixl.engine.trainer import NonFiniteLossError, Trainer, TrainResult, train
 
 __all__ = [
     "CheckpointManager",
     "EMATeacher",
+    "Loaders",
     "NonFiniteLossError",
-    "SemiSupervisedTask",
+    "Run",
+    "SelfTraining",
     "StepOutput",
-    "SupervisedTask",
+    "StepResult",
+    "Task",
     "TrainBatch",
     "TrainResult",
     "TrainedModel",
     "Trainer",
-    "UDATask",
+    "build_run",
     "ema_alpha",
     "ema_update",
     "export_weights",
@@ -37,4 +37,5 @@ __all__ = [
     "load_for_inference",
     "load_trained",
     "train",
+    "train_step",
 ]

@@ -1,20 +1,20 @@
-"""Building a run's pieces from its config: model, feature distance, task."""
+"""Building a run's pieces from its config: model, loss terms, task."""
 
 from __future__ import annotations
 
 import logging
-import warnings
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from pixl.config import ExperimentConfig
 from pixl.data import DatasetInfo, dataset_info
-from pixl.engine.tasks import SemiSupervisedTask, SupervisedTask, UDATask
+from pixl.engine.tasks import SelfTraining, Task
 from pixl.engine.teacher import EMATeacher
+from pixl.engine.terms import LossTerm, TermContext, build_terms
 from pixl.errors import ConfigError
 from pixl.models import (
-    FeatureDistance,
     create_model,
     set_activation_checkpointing,
     without_starting_weights,
@@ -52,26 +52,6 @@ def build_model(
     return model
 
 
-def build_feature_distance(config: ExperimentConfig, model: nn.Module) -> nn.Module | None:
-    """A frozen copy of the freshly initialised encoder, or None (FD off, with a warning why)."""
-    if not (config.task == "uda" and config.fd.enabled):
-        return None
-    if model.feature_distance_weights is None:
-        warnings.warn(
-            "fd.enabled is true but the encoder starts without ImageNet weights "
-            "(model.options encoder_weights is null); the feature distance is off for this run",
-            stacklevel=2,
-        )
-        return None
-    things = config.fd.thing_classes
-    if things is None:
-        labelled = config.data.labelled
-        things = list(dataset_info(labelled.kind, labelled.root).thing_classes)
-    return FeatureDistance.from_encoder(
-        model.encoder, thing_classes=things, ratio=config.fd.thing_ratio, weight=config.fd.weight
-    )
-
-
 def build_task(
     config: ExperimentConfig,
     *,
@@ -79,24 +59,34 @@ def build_task(
     raw_model: nn.Module,
     generator: torch.Generator,
     teacher: EMATeacher | None,
-    feature_distance: nn.Module | None,
-) -> SupervisedTask:
-    """The task object of ``config.task`` around the (set-up) student ``model``."""
-    classes = num_classes_of(config)
-    if config.task == "supervised":
-        return SupervisedTask(config, model, classes, generator)
-    if teacher is None:
-        raise ValueError(f"task '{config.task}' needs an EMA teacher")
-    if config.task == "semi":
-        return SemiSupervisedTask(
-            config, model, classes, generator, raw_model=raw_model, teacher=teacher
-        )
-    return UDATask(
-        config,
-        model,
-        classes,
-        generator,
-        raw_model=raw_model,
-        teacher=teacher,
-        feature_distance=feature_distance,
+    terms: Sequence[LossTerm] | None = None,
+) -> Task:
+    """The task of ``config.task`` around the (set-up) student ``model``: its loss terms
+    (default: built here from the config, ``build_terms``) and, for self-training, the teacher."""
+    if terms is None:
+        terms = build_terms(term_context(config, raw_model))
+    self_training = None
+    if config.task != "supervised":
+        if teacher is None:
+            raise ValueError(f"task '{config.task}' needs an EMA teacher")
+        self_training = SelfTraining(config.self_training, teacher, raw_model, generator)
+    return Task(model, generator, terms, self_training)
+
+
+def term_context(
+    config: ExperimentConfig,
+    raw_model: nn.Module,
+    to_device: Callable[[nn.Module], nn.Module] | None = None,
+) -> TermContext:
+    """What the term builders read: ``raw_model`` with its initial weights (before a warm start)."""
+    return TermContext(
+        config=config,
+        num_classes=num_classes_of(config),
+        model=raw_model,
+        mixed=config.task != "supervised",
+        to_device=to_device or _unmoved,
     )
+
+
+def _unmoved(module: nn.Module) -> nn.Module:
+    return module

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from pixl.engine.metrics import loss_terms
+
 if TYPE_CHECKING:
     from pixl.engine.tasks import StepOutput
     from pixl.engine.trainer import Trainer
@@ -36,11 +38,8 @@ class Callback:
     def on_train_end(self, trainer: Trainer) -> None: ...
 
 
-SHOWN_TERMS = ("loss", "ce_labelled", "ce_mixed", "pixl_labelled", "pixl_mixed", "fd")
-
-
 class ProgressBar(Callback):
-    """A rich progress bar with ETA and the last logged loss terms (rank 0)."""
+    """A rich progress bar with ETA and every loss term of the last log (rank 0)."""
 
     def __init__(self) -> None:
         self.progress: Progress | None = None
@@ -71,7 +70,7 @@ class ProgressBar(Callback):
     def on_log(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         if self.progress is None:
             return
-        shown = [f"{k}={metrics[f'train/{k}']:.3f}" for k in SHOWN_TERMS if f"train/{k}" in metrics]
+        shown = [f"{k}={v:.3f}" for k, v in loss_terms(metrics).items()]
         self.progress.update(self.task_id, terms=" ".join(shown))
 
     def on_eval(self, trainer: Trainer, report: EvalReport) -> None:

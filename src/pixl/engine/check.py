@@ -1,13 +1,14 @@
 """``pixl check``: build everything a run needs and time one training step at its real shapes.
 
 A 60k-step job should not be the first to find that a data folder is missing, a weights file does
-not load or a step does not fit in memory. ``check_config`` goes through the trainer's own set-up
-(model and its weights, warm start, optimizer, task, teacher, data loaders with RCS statistics,
-val data) on one device, draws one real batch and runs one full training step (every stage with
-its backward, the optimizer step, the teacher update) at a step where every configured term is
-on, then reports its time and peak memory, the peak of each stage of the step (student passes,
-PiXL terms, teacher pseudo-labels, each backward, optimizer step; ``pixl.engine.memory``) and
-which stage set the peak. Nothing is written to the run folder.
+not load or a step does not fit in memory. ``check_config`` builds the run as the trainer does
+(``build_run``: model and its weights, warm start, optimizer, task, teacher, data loaders with
+RCS statistics, val data) on one device, draws one real batch and runs the trainer's own step
+(``train_step``: every stage with its backward, gradient clipping, the optimizer step, the
+teacher update) at a step where every configured term is on, then reports its time and peak
+memory, the peak of each stage of the step (student passes, PiXL terms, teacher pseudo-labels,
+each backward, optimizer step; ``pixl.engine.memory``) and which stage set the peak. Nothing is
+written to the run folder.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import time
 from dataclasses import dataclass
 
 import torch
-from lightning_fabric import Fabric
 
-from pixl.config import ExperimentConfig
+from pixl.config import ExperimentConfig, resolve_paths
 from pixl.engine.distributed import make_fabric
-from pixl.engine.memory import StageProfile, memory_stage, return_freed_blocks
+from pixl.engine.memory import StageProfile, return_freed_blocks
 from pixl.engine.preflight import preflight
-from pixl.engine.tasks import StepOutput, TrainBatch
-from pixl.engine.trainer import BatchTooSmallError, Trainer
+from pixl.engine.run import Run, build_run
+from pixl.engine.step import BatchTooSmallError, StepResult, train_step
+from pixl.engine.tasks import TrainBatch
 
 
 @dataclass(frozen=True)
@@ -76,26 +77,16 @@ class CheckReport:
         ]
 
 
-def _first_step(
-    trainer: Trainer, fabric: Fabric
-) -> tuple[TrainBatch, StepOutput, float, StageProfile]:
-    """Make the loaders, draw one batch and run one profiled step; returns it with its start
-    time and its memory profile."""
-    trainer._setup_data(fabric)
-    data = TrainBatch(
-        labelled=next(trainer.labelled),
-        unlabelled=next(trainer.unlabelled) if trainer.unlabelled is not None else None,
-    )
-    profile = StageProfile(fabric.device)
+def check_step(run: Run, step: int) -> tuple[TrainBatch, StepResult, float, StageProfile]:
+    """Draw one batch and run the trainer's own step (``train_step``: every stage with its
+    backward, gradient clipping, optimizer step, buffer sync, teacher update) under a memory
+    profile; returns the batch, the step's result, its start time and its profile."""
+    data = run.next_batch()
+    profile = StageProfile(run.fabric.device)
     start = time.perf_counter()
     with profile.profiling():
-        output, finite = trainer._backward_stages(fabric, data)
-        if finite:
-            with memory_stage("optimizer step"):
-                trainer.optimizer.step()
-            with memory_stage("teacher update"):
-                trainer.task.after_optimizer_step(trainer.step)
-    return data, output, start, profile
+        result = train_step(run, data, step=step)
+    return data, result, start, profile
 
 
 def check_config(config: ExperimentConfig, *, batch: int | None = None) -> CheckReport:
@@ -105,24 +96,22 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
     a paper config's step on a CPU; a model whose BatchNorm cannot train on one image takes 2,
     noted in the report). Raises the trainer's one-line errors (``PixlError``).
     """
-    config = config.model_copy(deep=True)
+    config = resolve_paths(config.model_copy(deep=True))
     t = config.trainer
     if t.accelerator == "cpu" or not torch.cuda.is_available():
         return_freed_blocks()  # the RSS then follows the live tensors (pixl.engine.memory)
     t.devices, t.num_nodes, t.strategy = 1, 1, "auto"
     if batch is not None:
         t.batch_size = t.unlabelled_batch_size = batch
-    trainer = Trainer(config, callbacks=[], final_eval=False)
-    preflight(trainer.config, full=True)  # every image and label decoded, not only its header
+    preflight(config, full=True)  # every image and label decoded, not only its header
     fabric = make_fabric(t)
     fabric.launch()
-    trainer.fabric = fabric
-    trainer._setup(fabric, fresh=True)
     # A step where self-training and PiXL are on, if the config turns them on at all.
-    trainer.step = max(config.self_training.start_step, config.pixl.start_step)
+    step = max(config.self_training.start_step, config.pixl.start_step)
     note = None
     try:
-        data, output, start, profile = _first_step(trainer, fabric)
+        run = build_run(config, fabric, start_step=step)
+        data, result, start, profile = check_step(run, step)
     except BatchTooSmallError:
         if batch != 1:
             raise
@@ -130,10 +119,9 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
             "batch 2, not 1: a BatchNorm layer of the model needs at least 2 values per channel "
             "in training (one image pooled to 1x1 has one)"
         )
-        t = trainer.config.trainer
         t.batch_size = t.unlabelled_batch_size = 2
-        trainer.optimizer.zero_grad(set_to_none=True)
-        data, output, start, profile = _first_step(trainer, fabric)
+        run = build_run(config, fabric, start_step=step)
+        data, result, start, profile = check_step(run, step)
     cuda = profile.cuda
     if cuda:
         torch.cuda.synchronize(fabric.device)
@@ -145,14 +133,14 @@ def check_config(config: ExperimentConfig, *, batch: int | None = None) -> Check
         precision=str(t.precision),
         batch=(int(images.shape[0]), unlabelled),
         image_size=(int(images.shape[-2]), int(images.shape[-1])),
-        parameters=sum(p.numel() for p in trainer.raw_model.parameters()),
-        step=trainer.step,
+        parameters=sum(p.numel() for p in run.raw_model.parameters()),
+        step=step,
         seconds=seconds,
         peak_bytes=profile.peak,
         memory_kind=profile.kind if cuda else f"{profile.kind} above the loaded model and data",
         stage_peaks=dict(profile.peaks),
         stage_held=dict(profile.held),
         peak_stage=profile.peak_stage,
-        terms={k: float(v) for k, v in output.terms.items()},
+        terms={k: float(v) for k, v in result.output.terms.items()},
         note=note,
     )

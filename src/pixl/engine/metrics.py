@@ -7,6 +7,20 @@ from lightning_fabric import Fabric
 
 from pixl.engine.tasks import StepOutput
 
+WINDOW_KEYS = ("train/skipped_steps", "time/step_seconds")
+"""What a window adds of its own to the step terms and statistics."""
+
+
+def loss_terms(metrics: dict[str, float]) -> dict[str, float]:
+    """The loss terms among logged ``metrics`` (``train/NAME`` -> ``NAME``), the total first:
+    whatever terms the task returned, no list kept by hand."""
+    terms = {
+        k.removeprefix("train/"): v
+        for k, v in metrics.items()
+        if k.startswith("train/") and k not in WINDOW_KEYS
+    }
+    return dict(sorted(terms.items(), key=lambda item: (item[0] != "loss", item[0])))
+
 
 class MetricWindow:
     """Sums of the step terms and statistics since the last log, averaged over ranks on reduce."""
@@ -42,5 +56,5 @@ class MetricWindow:
         )
         if fabric.world_size > 1:
             values = fabric.all_reduce(values.to(fabric.device), reduce_op="mean").cpu()
-        names = [*keys, "train/skipped_steps", "time/step_seconds"]
+        names = [*keys, *WINDOW_KEYS]
         return dict(zip(names, values.tolist(), strict=True))
