@@ -8,7 +8,8 @@ from lightning_fabric import Fabric
 
 from pixl.core import IGNORE_INDEX
 from pixl.evaluation import evaluate
-from pixl.evaluation.runner import rank_shard, stop_distributed
+from pixl.evaluation.fabric import stop_distributed
+from pixl.evaluation.runner import rank_shard
 
 from .fakes import PatchSegmentor
 

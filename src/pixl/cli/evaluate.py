@@ -39,13 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from pixl.engine import load_trained
     from pixl.engine.run_folder import in_its_run_folder
     from pixl.evaluation import render_table
+    from pixl.evaluation.fabric import start_fabric, stop_distributed
     from pixl.evaluation.report import report_path
-    from pixl.evaluation.runner import (
-        InferenceSettings,
-        evaluate_config,
-        start_fabric,
-        stop_distributed,
-    )
+    from pixl.evaluation.runner import InferenceSettings, evaluate_config
 
     config = in_its_run_folder(
         load_config(args.config, args.overrides), args.config, args.overrides

@@ -8,31 +8,25 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from lightning_fabric import Fabric
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from pixl.config.schema import TrainerConfig
-from pixl.errors import ConfigError, PixlError, one_line
-from pixl.evaluation.runner import stop_distributed
+from pixl.errors import PixlError
+from pixl.evaluation.fabric import new_fabric, stop_distributed
 
 T = TypeVar("T")
 
 
 def make_fabric(t: TrainerConfig) -> Fabric:
-    """Fabric from ``trainer.*``; what cannot run here is one ``ConfigError`` line."""
-    try:
-        return Fabric(
-            accelerator=t.accelerator,
-            devices=t.devices,
-            num_nodes=t.num_nodes,
-            strategy=t.strategy,
-            precision=t.precision,  # type: ignore[arg-type]
-        )
-    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
-        first = one_line(error)
-        raise ConfigError(
-            f"trainer: accelerator={t.accelerator}, devices={t.devices}, "
-            f"strategy={t.strategy}, precision={t.precision} cannot run here ({first})"
-        ) from None
+    """Fabric from ``trainer.*`` (not launched); what cannot run here is one ``ConfigError`` line."""
+    return new_fabric(
+        f"trainer: accelerator={t.accelerator}, devices={t.devices}, strategy={t.strategy}, "
+        f"precision={t.precision}",
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+    )
 
 
 def run_then_stop(function: Callable[[Fabric], T], fabric: Fabric) -> T:

@@ -23,7 +23,7 @@ from pixl.data import DatasetInfo, dataset_info
 from pixl.data.dataset import SegmentationDataset, build_dataset
 from pixl.data.io import read_image
 from pixl.data.transforms import normalize_image, resize_pair
-from pixl.errors import ConfigError, DataError, error_line, one_line
+from pixl.errors import ConfigError, DataError, error_line
 from pixl.evaluation.export import (
     OutputFormat,
     check_format,
@@ -337,33 +337,3 @@ def predict_files(
                 raise
             failed.append(error_line(error))
     return written
-
-
-def start_fabric(accelerator: str = "auto", devices: int = 1) -> Any:
-    """Lightning Fabric for inference: one device, or DDP over ``devices`` (Fabric starts the other
-    processes itself; under ``torchrun`` / SLURM it joins the launched ones)."""
-    from lightning_fabric import Fabric  # imported here: only the CLI's eval needs it
-    from lightning_fabric.utilities.exceptions import MisconfigurationException
-
-    if devices < 1:
-        raise ConfigError(f"--devices: expected a positive number of devices, got {devices}")
-    strategy = "ddp" if devices > 1 else "auto"
-    try:
-        fabric = Fabric(accelerator=accelerator, devices=devices, strategy=strategy)
-    except (MisconfigurationException, ValueError, RuntimeError, TypeError) as error:
-        raise ConfigError(
-            f"--accelerator {accelerator} --devices {devices}: cannot run here ({one_line(error)})"
-        ) from None
-    fabric.launch()
-    return fabric
-
-
-def stop_distributed(barrier: bool = True) -> None:
-    """End this process's part in DDP: meet the other ranks (``barrier``: only when all of them
-    get here), then destroy the process group, so no gloo thread outlives the work."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        if barrier:
-            dist.barrier()
-        dist.destroy_process_group()
