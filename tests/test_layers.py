@@ -113,3 +113,24 @@ def test_the_engine_never_probes_what_a_model_is(path: Path):
             assert "model" not in kinds.lower() and "Segmentor" not in kinds, (
                 f"{path.relative_to(SRC)}:{node.lineno} isinstance(..., {kinds})"
             )
+
+
+BENCHMARKS = SRC.parents[1] / "benchmarks"
+OUTSIDE_TRAINER = sorted(
+    [p for p in _source_files() if p != SRC / "engine" / "trainer.py"]
+    + list(BENCHMARKS.rglob("*.py"))
+)
+
+
+@pytest.mark.parametrize("path", OUTSIDE_TRAINER, ids=lambda p: p.name)
+def test_nothing_outside_the_trainer_touches_its_private_attributes(path: Path):
+    """The run's pieces are public (``build_run``, ``train_step``); a module that needs one uses
+    them, never ``trainer._something``."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and "trainer" in ast.unparse(node.value).lower()
+        ):
+            raise AssertionError(f"{path}:{node.lineno} touches {ast.unparse(node)}")

@@ -140,6 +140,11 @@ class JsonlLogger(Callback):
         self._write(trainer, {"kind": "val", **report.to_dict()})
 
 
+def due(every: int, trainer: Trainer) -> bool:
+    """Every ``every`` steps (0: never), before the last step (the trainer's end covers it)."""
+    return bool(every) and trainer.step % every == 0 and trainer.step < trainer.max_steps
+
+
 class PeriodicCheckpoint(Callback):
     """A checkpoint every ``every`` steps (0: none here; the trainer always saves at the end)."""
 
@@ -147,7 +152,7 @@ class PeriodicCheckpoint(Callback):
         self.every = every
 
     def on_step_end(self, trainer: Trainer, output: StepOutput | None) -> None:
-        if self.every and trainer.step % self.every == 0 and trainer.step < trainer.max_steps:
+        if due(self.every, trainer):
             trainer.save_checkpoint()
 
 
@@ -158,7 +163,7 @@ class PeriodicEvaluation(Callback):
         self.every = every
 
     def on_step_end(self, trainer: Trainer, output: StepOutput | None) -> None:
-        if self.every and trainer.step % self.every == 0 and trainer.step < trainer.max_steps:
+        if due(self.every, trainer):
             trainer.evaluate()
 
 
