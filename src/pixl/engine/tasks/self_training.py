@@ -1,4 +1,4 @@
-"""Self-training (DACS with HRDA, docs/design.md "Choices where the paper is silent"): the EMA
+"""Self-training (DACS with HRDA, docs/design.md "The baseline PiXL builds on"): the EMA
 teacher pseudo-labels the unaugmented unlabelled images; ClassMix pastes half of each labelled
 image's classes onto them, then strong augmentation; the student's pass on these mixed images is
 the step's second pass. After the optimizer step the teacher averages the student in.

@@ -1,4 +1,5 @@
-"""The task: one step's passes and the loss terms that read them (docs/design.md, "Task").
+"""The task: one step's passes and the loss terms that read them (docs/design.md, "Task and its
+loss terms").
 
 Each step runs the labelled pass; with self-training (from ``self_training.start_step``) also
 the mixed pass. Every active term reads some of the passes; the terms that read the labelled pass
