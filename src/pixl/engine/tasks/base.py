@@ -11,12 +11,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from pixl.config.schema import PiXLConfig
 from pixl.core import IGNORE_INDEX, PiXLLoss, eta_at, labels_to_feature_resolution
 from pixl.core.loss import Resolution
-from pixl.models import Box, SegmentationOutput, TrainOutput
+from pixl.models import Box, SegmentationModel, SegmentationOutput, TrainOutput
 
 Sample = dict[str, Any]
 
@@ -38,13 +38,15 @@ class StepOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
-def student_forward(model: nn.Module, images: Tensor, generator: torch.Generator) -> TrainOutput:
+def student_forward(
+    model: SegmentationModel, images: Tensor, generator: torch.Generator
+) -> TrainOutput:
     """The student's training pass: the model draws whatever it needs (HRDA: its detail box)
     from ``generator``, so the engine never asks which kind of model it holds.
 
     Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
     """
-    return model.forward_train(images, generator)  # type: ignore[no-any-return]
+    return model.forward_train(images, generator)
 
 
 def weighted_cross_entropy(
