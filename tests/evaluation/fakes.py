@@ -80,8 +80,11 @@ def fake_config(
 class PatchSegmentor(nn.Module):
     """A real, tiny segmentor: a 4x4 stride-4 patch embedding, then a 1x1 classifier.
 
-    Random weights of a large scale make its predictions spread over many classes.
+    Random weights of a large scale make its predictions spread over many classes. A
+    ``pixl.models.Predictor`` (what evaluation needs), not a registered model.
     """
+
+    size_divisor = 1  # the patch embedding takes any size
 
     def __init__(self, num_classes: int, feature_dim: int = 8, seed: int = 0) -> None:
         super().__init__()

@@ -110,12 +110,6 @@ def test_inference_slides_the_detail_branch(images):
     torch.testing.assert_close(detail.logits[..., :4, :4], corner.logits[..., :4, :4])
 
 
-def test_inference_refuses_sides_not_divisible_by_8():
-    model = tiny_model("hrda").eval()
-    with pytest.raises(ValueError, match="divisible by 8"):
-        model(torch.zeros(1, 3, 60, 64))
-
-
 def test_boxes_outside_the_crop_are_refused(images):
     model = tiny_model("hrda")
     for box in (Box(48, 0, 32, 32), Box(-8, 0, 32, 32)):

@@ -2,13 +2,17 @@ import pytest
 import torch
 from torch import nn
 
-from pixl.models import SegmentationOutput, list_models, predict_logits
+from pixl.models import Predictor, SegmentationOutput, predict_logits
 
-from .tiny import NUM_CLASSES, SIZE, TINY, tiny_model
+from .tiny import NUM_CLASSES, SIZE, contract_cases, tiny_model
 
 
 class PointwiseModel(nn.Module):
-    """A per-pixel model at stride 4 (average pool + 1x1 conv): sliding must not change it."""
+    """A per-pixel model at stride 4 (average pool + 1x1 conv): sliding must not change it.
+    A ``Predictor``, which is all inference needs."""
+
+    num_classes = NUM_CLASSES
+    size_divisor = 1
 
     def __init__(self):
         super().__init__()
@@ -77,16 +81,16 @@ def test_windows_stacked_into_batched_calls_equal_one_call_per_window(key):
     assert torch.equal(stacked.argmax(1), one_by_one.argmax(1))
 
 
-def test_every_registered_model_has_a_tiny_configuration():
-    assert set(list_models()) <= {name for name, _ in TINY.values()}
+def test_the_pointwise_double_is_a_predictor():
+    assert isinstance(PointwiseModel(), Predictor)
 
 
-@pytest.mark.parametrize("key", sorted(TINY))
+@pytest.mark.parametrize("key", contract_cases())
 @pytest.mark.parametrize("size", [(75, 101), (97, 66)])
 def test_inference_on_odd_sizes_pads_and_crops_back(key, size):
     model = tiny_model(key).eval()
     images = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))
-    multiple = getattr(model, "size_divisor", 1)
+    multiple = model.size_divisor
     if multiple > 1:  # the model itself refuses these sizes
         with pytest.raises(ValueError, match="divisible"):
             model(images)

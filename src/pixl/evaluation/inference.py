@@ -13,15 +13,15 @@ from pixl.core import IGNORE_INDEX
 from pixl.errors import CheckpointError
 from pixl.evaluation.metrics import AllReducer, ConfusionMatrix
 from pixl.evaluation.report import EvalReport
-from pixl.models import predict_logits
+from pixl.models import Predictor, predict_logits
 
 Mode = Literal["whole", "slide"]
 
 
-def check_num_classes(model: nn.Module, num_classes: int, source: str) -> None:
+def check_num_classes(model: Predictor, num_classes: int, source: str) -> None:
     """Raise ``CheckpointError`` when ``model`` predicts another number of classes than expected."""
-    model_classes = getattr(model, "num_classes", None)
-    if model_classes is not None and int(model_classes) != num_classes:
+    model_classes = model.num_classes
+    if int(model_classes) != num_classes:
         raise CheckpointError(
             f"{source}: the model predicts {model_classes} classes but the dataset has "
             f"{num_classes}; use a checkpoint trained for this dataset"

@@ -1,6 +1,11 @@
-"""Segmentation models: DAFormer, HRDA, DeepLabV3+ on smp/timm encoders, and their helpers."""
+"""Segmentation models: DAFormer, HRDA, DeepLabV3+ on smp/timm encoders, and their helpers.
+
+Importing this package imports every model module, which registers its builder
+(``@register_model``): ``list_models()`` then names all built-in models.
+"""
 
 from pixl.models.base import Segmentor
+from pixl.models.contract import ModelBase, Predictor, SegmentationModel
 from pixl.models.daformer import DAFormer, DAFormerDecoder
 from pixl.models.deeplab import DeepLabV3Plus
 from pixl.models.encoders import build_encoder
@@ -12,6 +17,7 @@ from pixl.models.registry import (
     create_model,
     list_models,
     model_options,
+    register_model,
     set_activation_checkpointing,
     without_starting_weights,
 )
@@ -34,6 +40,9 @@ __all__ = [
     "FeatureDistance",
     "HRDAOutput",
     "LoadReport",
+    "ModelBase",
+    "Predictor",
+    "SegmentationModel",
     "SegmentationOutput",
     "Segmentor",
     "TrainOutput",
@@ -49,6 +58,7 @@ __all__ = [
     "predict_logits",
     "read_metadata",
     "read_state_dict",
+    "register_model",
     "sample_detail_box",
     "save_weights",
     "set_activation_checkpointing",

@@ -8,23 +8,21 @@ import torch
 from torch import Tensor, nn
 
 from pixl.models.checkpointing import checkpoint_encoders_and_decoders
+from pixl.models.contract import ModelBase
 from pixl.models.encoders import encode_levels, level_channels
 from pixl.models.types import SegmentationOutput, TrainOutput
 
 
-class Segmentor(nn.Module):
-    """Encoder + decoder + 1x1 classifier at stride 4.
+class Segmentor(ModelBase):
+    """Encoder + decoder + 1x1 classifier at stride 4: a single-scale ``SegmentationModel``.
 
-    Subclasses build ``self.decoder`` (levels -> embedding [B, D, H/4, W/4]) and set
-    ``feature_dim``; this class owns the classifier, the forward and the training pass.
+    Subclasses build ``self.decoder`` (levels -> embedding [B, D, H/4, W/4]) and may raise
+    ``size_divisor``; this class owns the classifier, the forward and the training pass.
     ``encoder_weights`` names the weights the encoder started from (None: random init).
     """
 
-    num_classes: int
-    feature_dim: int
+    encoder: nn.Module
     decoder: nn.Module
-    size_divisor: int = 1
-    """Input sides must be multiples of this (inference pads to it; 1: any size)."""
 
     def __init__(
         self,
@@ -45,7 +43,11 @@ class Segmentor(nn.Module):
         self.classifier = nn.Conv2d(feature_dim, num_classes, kernel_size=1)
 
     def extract(self, images: Tensor) -> list[Tensor]:
-        """Shape: [B, 3, H, W] -> four maps at strides 4, 8, 16, 32."""
+        """Shape: [B, 3, H, W] -> four maps at strides 4, 8, 16, 32.
+
+        Every pass goes through here (HRDA's context and detail branches too), so the input
+        check sits here once."""
+        self.check_input(images)
         return encode_levels(self.encoder, images)
 
     def embed(self, levels: list[Tensor]) -> Tensor:

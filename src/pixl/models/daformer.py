@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from pixl.models.base import Segmentor
 from pixl.models.encoders import build_encoder
+from pixl.models.registry import register_model
 
 ASPP_DILATIONS = (6, 12, 18)
 
@@ -101,6 +102,7 @@ class DAFormer(Segmentor):
         self.decoder = DAFormerDecoder(self.encoder_channels, embed_dim)
 
 
+@register_model("daformer", single_scale=True)
 def build_daformer(
     num_classes: int,
     *,

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from pixl.models.base import Segmentor
 from pixl.models.encoders import build_encoder
+from pixl.models.registry import register_model
 
 
 class DeepLabV3Plus(Segmentor):
@@ -37,17 +38,12 @@ class DeepLabV3Plus(Segmentor):
             aspp_dropout=0.5,
         )
 
-    def extract(self, images: Tensor) -> list[Tensor]:
-        height, width = images.shape[-2:]
-        if height % self.size_divisor or width % self.size_divisor:
-            raise ValueError(f"DeepLabV3+ inputs need sides divisible by 16, got {height}x{width}")
-        return super().extract(images)
-
     def embed(self, levels: list[Tensor]) -> Tensor:
         # smp's decoder indexes the full 6-map list: [2] is stride 4, [-1] the deepest map.
         return self.decoder([levels[0], levels[0], *levels])
 
 
+@register_model("deeplabv3plus", single_scale=True)
 def build_deeplabv3plus(
     num_classes: int,
     *,

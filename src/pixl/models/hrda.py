@@ -8,15 +8,20 @@ detail crop, and a learned per-class scale attention that fuses them.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pixl.errors import ConfigError
 from pixl.models.base import Segmentor
 from pixl.models.checkpointing import checkpoint_module
+from pixl.models.contract import ModelBase
 from pixl.models.daformer import DAFormerDecoder
+from pixl.models.registry import create_model, list_models, register_model
 from pixl.models.types import Box, HRDAOutput, SegmentationOutput, TrainOutput
 
 STRIDE = 4  # output stride of every base segmentor
@@ -110,13 +115,14 @@ def hrda_size_divisor(base_divisor: int, scale: float) -> int:
     return multiple
 
 
-class HRDA(nn.Module):
+class HRDA(ModelBase):
     """Multi-resolution wrapper around a base segmentor sharing one encoder and decoder.
 
     ``forward(images)`` is inference: context on the downscaled image, detail slid over the full
     image (window = ``detail_crop`` of the input, stride half of it), fused with unmasked attention.
     ``forward_train(images, generator)`` is the training pass on one crop: it draws the detail box
     from ``generator``; ``forward_box(images, box)`` is that pass for a given box.
+    ``scale`` and ``detail_crop`` are checked once, by ``check_hrda_options`` (``build_hrda``).
     """
 
     def __init__(
@@ -129,8 +135,6 @@ class HRDA(nn.Module):
         dropout: float = 0.1,
     ):
         super().__init__()
-        if not 0 < scale <= 1 or not 0 < detail_crop <= 1:
-            raise ValueError(f"scale and detail_crop must be in (0, 1], got {scale}, {detail_crop}")
         self.base = base
         self.scale = scale
         self.detail_crop = detail_crop
@@ -211,11 +215,8 @@ class HRDA(nn.Module):
         )
 
     def forward(self, images: Tensor) -> SegmentationOutput:
+        self.check_input(images)
         height, width = images.shape[-2:]
-        if height % self.size_divisor or width % self.size_divisor:
-            raise ValueError(
-                f"HRDA inputs need sides divisible by {self.size_divisor}, got {height}x{width}"
-            )
         context, attention = self._context(images)
         detail = self.slide_detail(images)
         size = (height // STRIDE, width // STRIDE)
@@ -251,3 +252,32 @@ class HRDA(nn.Module):
             features[..., rows, cols] += outputs.features[i * batch : (i + 1) * batch]
             count[..., rows, cols] += 1
         return SegmentationOutput(logits / count, features / count)
+
+
+def check_hrda_options(base: str, scale: float, detail_crop: float) -> None:
+    """The one check of HRDA's own options (``ConfigError``, before anything is built)."""
+    single_scale = list_models(single_scale=True)
+    if base not in single_scale:
+        raise ConfigError(f"hrda.base: expected one of {single_scale}, got {base!r}")
+    if not 0 < scale <= 1:
+        raise ConfigError(f"hrda.scale: expected a factor in (0, 1], got {scale}")
+    if not 0 < detail_crop <= 1:
+        raise ConfigError(f"hrda.detail_crop: expected a fraction in (0, 1], got {detail_crop}")
+
+
+@register_model("hrda")
+def build_hrda(
+    num_classes: int,
+    *,
+    base: str = "daformer",
+    base_options: Mapping[str, Any] | None = None,
+    scale: float = 0.5,
+    detail_crop: float = 0.5,
+    attention_dim: int = 256,
+) -> HRDA:
+    """HRDA around a single-scale segmentor (``base`` with ``base_options``)."""
+    check_hrda_options(base, scale, detail_crop)
+    segmentor = create_model(base, num_classes, **dict(base_options or {}))
+    if not isinstance(segmentor, Segmentor):  # single_scale registrations build Segmentors
+        raise TypeError(f"hrda.base {base!r} built a {type(segmentor).__name__}, not a Segmentor")
+    return HRDA(segmentor, scale=scale, detail_crop=detail_crop, attention_dim=attention_dim)

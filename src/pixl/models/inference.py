@@ -6,20 +6,21 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from pixl.models.contract import Predictor
 from pixl.models.hrda import window_starts
 
 WINDOW_BATCH = 8
 """Default most crops per model call in sliding-window inference."""
 
 
-def size_multiple(model: nn.Module) -> int:
+def size_multiple(model: Predictor) -> int:
     """The side multiple the model's inputs need (``size_divisor``; 1 when it takes any size)."""
-    return int(getattr(model, "size_divisor", 1))
+    return int(model.size_divisor)
 
 
-def _logits(model: nn.Module, images: Tensor) -> Tensor:
+def _logits(model: Predictor, images: Tensor) -> Tensor:
     """Logits at the input size for any input size: the images are zero-padded at the bottom and
     right to the model's multiple (zero is the mean colour after normalisation, as mmseg pads),
     and the logits, upsampled bilinearly to the padded size, are cropped back.
@@ -37,7 +38,7 @@ def _logits(model: nn.Module, images: Tensor) -> Tensor:
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module,
+    model: Predictor,
     images: Tensor,
     *,
     mode: Literal["whole", "slide"] = "whole",

@@ -25,7 +25,7 @@ def param_groups(
 ) -> list[dict]:
     """Up to four groups (encoder/head x decay/no-decay), each with ``name``, ``lr``,
     ``weight_decay`` and ``params``; frozen parameters are left out. The encoder is
-    ``model.encoder`` (every pixl segmentor has one)."""
+    ``model.encoder`` (``SegmentationModel``, ``pixl.models.contract``)."""
     encoder_ids = {id(p) for p in model.encoder.parameters()}
     no_decay = _no_decay_names(model)
     groups: dict[str, dict] = {}

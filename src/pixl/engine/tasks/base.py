@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from pixl.models import TrainOutput
+from pixl.models import SegmentationModel, TrainOutput
 
 Sample = dict[str, Any]
 
@@ -30,13 +30,15 @@ class StepOutput:
     stats: dict[str, Tensor] = field(default_factory=dict)
 
 
-def student_forward(model: nn.Module, images: Tensor, generator: torch.Generator) -> TrainOutput:
+def student_forward(
+    model: SegmentationModel, images: Tensor, generator: torch.Generator
+) -> TrainOutput:
     """The student's training pass: the model draws whatever it needs (HRDA: its detail box)
     from ``generator``, so the engine never asks which kind of model it holds.
 
     Shape: images [B, 3, H, W] -> logits [B, C, H/4, W/4].
     """
-    return model.forward_train(images, generator)  # type: ignore[no-any-return]
+    return model.forward_train(images, generator)
 
 
 def detached(terms: dict[str, Tensor]) -> dict[str, Tensor]:
