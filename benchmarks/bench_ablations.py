@@ -1,7 +1,8 @@
 """The paper's ablations on DigitScenes, PiXL's feature compactness, and the cost of a PiXL step.
 
 Each part trains the shipped DigitScenes configs (``pixl train``, one process per run, ``--jobs``
-at a time) and merges its rows into ``benchmarks/RESULTS.md``; every finished run is also stored in
+at a time) and writes its own file ``benchmarks/results/ablations_PART.md`` (``--part where``:
+``where_pixl_helps.md``; ``--quick``: every part in ``ablations.quick.md``); every finished run is also stored in
 ``benchmarks/ablation_runs.json`` so parts can be run in separate sittings and re-rendered, and a
 re-run skips runs already stored (``--rerun`` forces them). Usage::
 
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
 from ablations import store as run_store
 from ablations.analyses import part_cost, part_features
 from ablations.runner import execute
@@ -59,7 +61,6 @@ from ablations.runs import (
 from ablations.store import Run, load_store
 from ablations.tables import record, table
 from ablations.warm_parts import WARM_PARTS
-from results import machine_line, write_section
 
 
 def table_part(
@@ -143,7 +144,7 @@ def main() -> None:
         "--cost-repeats", type=int, default=None, help="timed steps per variant (10; --quick: 4)"
     )
     parser.add_argument(
-        "--no-record", dest="record", action="store_false", help="print only; leave RESULTS.md"
+        "--no-record", dest="record", action="store_false", help="print only; write no file"
     )
     parser.add_argument("--store", type=Path, help="where finished runs are kept")
     parser.add_argument(
@@ -169,16 +170,20 @@ def main() -> None:
         start = time.perf_counter()
         PARTS[part](args)
         minutes[part] = (time.perf_counter() - start) / 60
-    # Only a sitting that trained every run measures how long --quick takes.
-    if args.quick and args.record and len(minutes) == len(QUICK_PARTS) and not args.reused:
-        per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
-        write_section(
-            "Quick mode: how long it took",
-            f"`.venv/bin/python benchmarks/bench_ablations.py --quick` ({machine_line()}): "
-            f"{sum(minutes.values()):.1f} min in all (per part, min: {per_part}); the budget is "
-            "15 min. Written only by a sitting that trained all its runs (a first run, or "
-            "`--rerun`).",
-        )
+    sections = getattr(args, "quick_sections", [])
+    if args.quick and args.record and sections:
+        # Only a sitting that trained every run measures how long --quick takes.
+        if len(minutes) == len(QUICK_PARTS) and not args.reused:
+            per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
+            sections.append(
+                (
+                    "Quick mode: how long it took",
+                    f"{sum(minutes.values()):.1f} min in all (per part, min: {per_part}); the "
+                    "budget is 15 min. Written only by a sitting that trained all its runs (a "
+                    "first run, or `--rerun`).",
+                )
+            )
+        results.write_result("ablations", sections, title="Ablations on DigitScenes", quick=True)
 
 
 if __name__ == "__main__":
