@@ -1,4 +1,5 @@
-"""The training loop on Lightning Fabric (docs/design.md sections 6 and 8).
+"""The training loop on Lightning Fabric (docs/design.md, "Running, scaling, keeping results" and
+"How a run flows").
 
 Fabric gives accelerator, devices, DDP and precision from the config. The student goes through
 ``fabric.setup``; the EMA teacher and the frozen FD encoder are plain modules moved with

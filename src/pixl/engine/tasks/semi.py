@@ -1,6 +1,6 @@
 """Self-training tasks: semi-supervised (this file) and UDA (``uda.py``, adds the feature distance).
 
-Each step (DACS with HRDA, docs/design.md section 4):
+Each step (DACS with HRDA, docs/design.md, "The baseline PiXL builds on"):
 1. CE* + PiXL on the labelled batch;
 2. the EMA teacher pseudo-labels the unaugmented unlabelled images (weight = confident fraction);
 3. ClassMix pastes half of each labelled image's classes onto an unlabelled image, then strong
