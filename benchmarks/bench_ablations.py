@@ -1,10 +1,11 @@
 """The paper's ablations on DigitScenes, PiXL's feature compactness, and the cost of a PiXL step.
 
 Each part trains the shipped DigitScenes configs (``pixl train``, one process per run, ``--jobs``
-at a time) and writes its own file ``benchmarks/results/ablations_PART.md`` (``--part where``:
-``where_pixl_helps.md``; ``--quick``: every part in ``ablations.quick.md``); every finished run is also stored in
-``benchmarks/ablation_runs.json`` so parts can be run in separate sittings and re-rendered, and a
-re-run skips runs already stored (``--rerun`` forces them). Usage::
+at a time) and writes its own file ``benchmarks/results/ablations_PART.md`` whole (``--part
+where``: ``where_pixl_helps.md``; ``--quick``: every part in one ``ablations.quick.md``); every
+finished run is also stored in ``benchmarks/ablation_runs.json`` so parts can be run in separate
+sittings and re-rendered, and a re-run skips runs already stored (``--rerun`` forces them).
+Usage::
 
     .venv/bin/python benchmarks/bench_ablations.py --part uda          # Table 5 on DigitScenes
     .venv/bin/python benchmarks/bench_ablations.py --part ssl          # SSL 1/30
@@ -22,7 +23,7 @@ PiXL from step 0; ``ablations/warm.py``), in sittings of at most an hour on two 
     --part warm-ssl-supervised   # the best strength on SSL 1/30 and supervised
     --part warm-hrda             # Table 5 rows on the HRDA-wrapped model
     --part scratch-best          # the from-scratch configs with the best strength
-    --part where                 # renders "Where PiXL helps" from the stored runs
+    --part where                 # renders where_pixl_helps.md from the stored runs
 
 Parts: uda, ssl, supervised, sweeps (one seed each: see the seed spread of the uda part to judge
 the differences), features (needs the uda part's runs), cost (HRDA MiT-B0, 256 crops, CPU).
