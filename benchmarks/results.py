@@ -22,8 +22,8 @@ API:
   file is written whole, atomically; nothing else is read or kept. ``directory``: tests only
   (default: ``benchmarks/results/``).
 - ``measure_header() -> Header``: what the header holds, measured now (command line with the
-  thread and offline variables that were set, start and end time, git commit and whether the tree
-  had uncommitted changes, CPU model, cores, torch threads, memory, torch version, accelerator,
+  thread and offline variables that were set, start and end time, git commit and whether tracked
+  files other than the results had uncommitted changes, CPU model, cores, torch threads, memory, torch version, accelerator,
   load average when this module was imported).
 - ``render(sections, header, *, title) -> str``: the file's text, for a caller that builds a
   :class:`Header` itself (the files moved out of the old RESULTS.md did, from what it recorded).
@@ -58,6 +58,7 @@ SHOWN_ENV = (
     "MALLOC_MMAP_THRESHOLD_",
 )
 NAME = re.compile(r"[a-z0-9_]+")
+OWN_OUTPUTS = (":(top,exclude)benchmarks/results", ":(top,exclude)benchmarks/ablation_runs.json")
 
 # Taken when the script imports this module, i.e. before it measures anything.
 STARTED = datetime.now(UTC)
@@ -96,7 +97,8 @@ def command_line() -> str:
 
 
 def git_commit() -> str:
-    """``HEAD``'s hash, with a note when the tree had uncommitted changes; 'unknown' outside git."""
+    """``HEAD``'s hash, with a note when tracked files other than the benchmarks' own outputs had
+    uncommitted changes; 'unknown' outside git."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -106,7 +108,8 @@ def git_commit() -> str:
 
     try:
         head = git("rev-parse", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        # What the benchmarks write themselves does not count as a change to the code that ran.
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", *OWN_OUTPUTS)
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head + (" (with uncommitted changes)" if dirty else "")
