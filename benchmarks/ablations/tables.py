@@ -145,7 +145,7 @@ def record(
     )
     stored = [load_store().get(r.key) for r in dict.fromkeys(runs)]
     if runs and all(stored):
-        # From the store, so a re-rendered section still says what training its runs cost.
+        # From the store, so a re-rendered file still says what training its runs cost.
         total = sum(row["seconds"] for row in stored) / 60
         text += (
             f" Its {len(stored)} runs took {total:.0f} min of wall time added up ('s per run':"
