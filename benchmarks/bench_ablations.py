@@ -1,9 +1,11 @@
 """The paper's ablations on DigitScenes, PiXL's feature compactness, and the cost of a PiXL step.
 
 Each part trains the shipped DigitScenes configs (``pixl train``, one process per run, ``--jobs``
-at a time) and merges its rows into ``benchmarks/RESULTS.md``; every finished run is also stored in
-``benchmarks/ablation_runs.json`` so parts can be run in separate sittings and re-rendered, and a
-re-run skips runs already stored (``--rerun`` forces them). Usage::
+at a time) and writes its own file ``benchmarks/results/ablations_PART.md`` whole (``--part
+where``: ``where_pixl_helps.md``; ``--quick``: every part in one ``ablations.quick.md``); every
+finished run is also stored in ``benchmarks/ablation_runs.json`` so parts can be run in separate
+sittings and re-rendered, and a re-run skips runs already stored (``--rerun`` forces them).
+Usage::
 
     .venv/bin/python benchmarks/bench_ablations.py --part uda          # Table 5 on DigitScenes
     .venv/bin/python benchmarks/bench_ablations.py --part ssl          # SSL 1/30
@@ -21,7 +23,7 @@ PiXL from step 0; ``ablations/warm.py``), in sittings of at most an hour on two 
     --part warm-ssl-supervised   # the best strength on SSL 1/30 and supervised
     --part warm-hrda             # Table 5 rows on the HRDA-wrapped model
     --part scratch-best          # the from-scratch configs with the best strength
-    --part where                 # renders "Where PiXL helps" from the stored runs
+    --part where                 # renders where_pixl_helps.md from the stored runs
 
 Parts: uda, ssl, supervised, sweeps (one seed each: see the seed spread of the uda part to judge
 the differences), features (needs the uda part's runs), cost (HRDA MiT-B0, 256 crops, CPU).
@@ -38,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
 from ablations import store as run_store
 from ablations.analyses import part_cost, part_features
 from ablations.runner import execute
@@ -59,7 +62,6 @@ from ablations.runs import (
 from ablations.store import Run, load_store
 from ablations.tables import record, table
 from ablations.warm_parts import WARM_PARTS
-from results import machine_line, write_section
 
 
 def table_part(
@@ -143,7 +145,7 @@ def main() -> None:
         "--cost-repeats", type=int, default=None, help="timed steps per variant (10; --quick: 4)"
     )
     parser.add_argument(
-        "--no-record", dest="record", action="store_false", help="print only; leave RESULTS.md"
+        "--no-record", dest="record", action="store_false", help="print only; write no file"
     )
     parser.add_argument("--store", type=Path, help="where finished runs are kept")
     parser.add_argument(
@@ -169,16 +171,20 @@ def main() -> None:
         start = time.perf_counter()
         PARTS[part](args)
         minutes[part] = (time.perf_counter() - start) / 60
-    # Only a sitting that trained every run measures how long --quick takes.
-    if args.quick and args.record and len(minutes) == len(QUICK_PARTS) and not args.reused:
-        per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
-        write_section(
-            "Quick mode: how long it took",
-            f"`.venv/bin/python benchmarks/bench_ablations.py --quick` ({machine_line()}): "
-            f"{sum(minutes.values()):.1f} min in all (per part, min: {per_part}); the budget is "
-            "15 min. Written only by a sitting that trained all its runs (a first run, or "
-            "`--rerun`).",
-        )
+    sections = getattr(args, "quick_sections", [])
+    if args.quick and args.record and sections:
+        # Only a sitting that trained every run measures how long --quick takes.
+        if len(minutes) == len(QUICK_PARTS) and not args.reused:
+            per_part = ", ".join(f"{part} {m:.1f}" for part, m in minutes.items())
+            sections.append(
+                (
+                    "Quick mode: how long it took",
+                    f"{sum(minutes.values()):.1f} min in all (per part, min: {per_part}); the "
+                    "budget is 15 min. Written only by a sitting that trained all its runs (a "
+                    "first run, or `--rerun`).",
+                )
+            )
+        results.write_result("ablations", sections, title="Ablations on DigitScenes", quick=True)
 
 
 if __name__ == "__main__":

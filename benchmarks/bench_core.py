@@ -9,6 +9,8 @@ so VmHWM tracks live tensors); times come from a child with the default allocato
 mmap makes every allocation page-fault and would slow all variants alike.
 
     python benchmarks/bench_core.py [--device cpu|cuda] [--repeats 15] [--threads 2]
+
+Writes ``benchmarks/results/core_DEVICE.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
 
 BATCH, DIM, CLASSES, SIZE = 2, 256, 19, 128
 ETA, TEMPERATURE, IGNORE = 0.2, 0.1, 255
@@ -183,7 +186,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
-    parser.add_argument("--no-record", action="store_true", help="print only; leave RESULTS.md")
+    parser.add_argument("--no-record", action="store_true", help="print only; write no file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.child:
@@ -200,18 +203,20 @@ def main() -> None:
             f"| {name} | {row['median_ms']:.1f} | {row['median_ms'] / floor['median_ms']:.2f} | "
             f"{row['peak_extra_mb']:.1f} | {row['peak_extra_mb'] / floor['peak_extra_mb']:.2f} |"
         )
-    from results import machine_line, write_section
-
     table = "\n".join(lines)
     print(table)
     if not args.no_record:
         body = (
-            f"`python benchmarks/bench_core.py --device {args.device} --threads {args.threads} "
-            f"--repeats {args.repeats}`; {BATCH} images, {DIM}-d, {CLASSES} classes, low+high "
-            f"{SIZE}x{SIZE} ({2 * BATCH * SIZE * SIZE} pixels); {machine_line()}.\n\n{table}\n\n"
+            f"{BATCH} images, {DIM}-d, {CLASSES} classes, low+high {SIZE}x{SIZE} "
+            f"({2 * BATCH * SIZE * SIZE} pixels); {args.threads} threads, {args.repeats} repeats "
+            f"on {args.device}.\n\n{table}\n\n"
             "Target: pixl_loss at most 1.5x the floor in time and memory."
         )
-        write_section(f"Core: pixl_loss at paper scale ({args.device})", body)
+        results.write_result(
+            f"core_{args.device}",
+            [(f"pixl_loss at paper scale ({args.device})", body)],
+            title=f"Core: pixl_loss at paper scale ({args.device})",
+        )
 
 
 if __name__ == "__main__":

@@ -3,14 +3,13 @@
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data.py [--quick]``
 Loaders: DigitScenes source_train (128x128, train transforms) and fake Cityscapes frames at
 1024x512 (random crop 512x512 + flip, the DAFormer Cityscapes pipeline), batch 4, with 0, 1 and
-2 DataLoader workers. Prints a Markdown table for benchmarks/RESULTS.md.
+2 DataLoader workers. Writes ``benchmarks/results/data.md`` (``--quick``: ``data.quick.md``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+import results  # benchmarks/results.py: notes the start time and load average on import
 from pixl.data import build_dataset, generate_digit_scenes, prepare_dataset
 
 
@@ -106,19 +106,15 @@ def main() -> None:
     table = ["| dataset | workers | images/s |", "|---|---|---|"]
     table += [f"| {name} | {workers} | {rate:.1f} |" for name, workers, rate in rows]
     print("\n" + "\n".join(table))
-    if not args.quick:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from results import machine_line, write_section
-
-        body = (
-            f"`OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_data.py` ({machine_line()}, "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; a load\n"
-            "above the core count means other jobs shared the cores and worker scaling is noisy).\n\n"
-            f"DigitScenes generation (2200 images, 2 workers): {generation:.1f} s. Loader: batch 4,\n"
-            "shuffled, train transforms (DigitScenes: none, full 128x128 frames; Cityscapes-like: random 512x512 crop\n"
-            "+ flip of 1024x512 PNG frames), after one warm-up batch.\n\n" + "\n".join(table)
-        )
-        write_section("Data loading (bench_data.py)", body)
+    body = (
+        f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (above the"
+        " core count, other jobs shared the cores and worker scaling is noisy).\n\n"
+        f"DigitScenes generation ({report.converted} images, 2 workers): {generation:.1f} s."
+        " Loader: batch 4, shuffled, train transforms (DigitScenes: none, full 128x128 frames;"
+        " Cityscapes-like: random 512x512 crop + flip of 1024x512 PNG frames), after one warm-up"
+        f" batch; {measured} images measured per DigitScenes row.\n\n" + "\n".join(table)
+    )
+    results.write_result("data", [("Data loading", body)], title="Data loading", quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Trains the shipped ``digits/uda_pixl`` (the demo's config) and ``digits/source_o
 (no adaptation, no PiXL) for each seed with the same steps, through the ablations' runner and
 store (``benchmarks/ablations/``; ``benchmarks/ablation_runs.json``: runs already there are not
 retrained, and the UDA ablation reuses them), then times ``pixl demo`` itself on a fresh DigitScenes folder, alone
-on the machine. Records both in ``benchmarks/RESULTS.md``. Usage::
+on the machine. Writes both to ``benchmarks/results/demo.md``. Usage::
 
     .venv/bin/python benchmarks/bench_demo.py [--seeds 0 1 2] [--jobs 2] [--no-time-demo]
 """
@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+import results
 from ablations.runner import execute
 from ablations.runs import SEEDS
 from ablations.store import Run
 from ablations.tables import paired
-from results import machine_line, write_section
 
 DEMO = "digits/uda_pixl"
 SOURCE_ONLY = "digits/source_only_baseline"
@@ -78,17 +78,14 @@ def main() -> None:
             f"`pixl demo` alone (fresh DigitScenes folder, generation included, seed 0): "
             f"{seconds:.0f} s wall ({seconds / 60:.1f} min); it printed `{last}`.",
         ]
-    seeds = " ".join(map(str, args.seeds))
     body = (
-        f"Command: `.venv/bin/python benchmarks/bench_demo.py --seeds {seeds}` "
-        f"({machine_line()}; training runs {args.jobs} at a time, the demo timing alone). "
-        f"Configs: `{DEMO}` (what `pixl demo` trains) and `{SOURCE_ONLY}`, same steps and seed, "
+        f"Training runs {args.jobs} at a time, the demo timing alone. Configs: `{DEMO}` (what `pixl demo` trains) and `{SOURCE_ONLY}`, same steps and seed, "
         f"each evaluated on DigitScenes target val. This sitting took "
         f"{(time.perf_counter() - start) / 60:.1f} min.\n\n" + "\n".join(lines)
     )
     print(body)
     if args.record:
-        write_section("Demo: UDA vs source-only on DigitScenes", body)
+        results.write_result("demo", [("UDA vs source-only on DigitScenes", body)], title="Demo")
 
 
 if __name__ == "__main__":

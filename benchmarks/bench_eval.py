@@ -6,7 +6,7 @@ Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_eval.py``
 2. A fake Cityscapes val set (4 frames 512x1024, random images, blocky random label ids incl.
    void) scored by ``pixl`` (whole and sliding window, images resized to 256x512, scores on the
    full-size labels) and by the official evaluator on ``labelid`` exports: |difference| of mIoU.
-Writes the "Evaluation" section of benchmarks/RESULTS.md.
+Writes ``benchmarks/results/eval.md``.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import torch
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as official
 from cityscapesscripts.helpers.labels import labels as cs_labels
 
+import results
 from pixl.config import config_from_dict
 from pixl.core import IGNORE_INDEX
 from pixl.data import prepare_dataset
 from pixl.evaluation import confusion_matrix, official_cityscapes_scores
 from pixl.evaluation.runner import InferenceSettings, evaluate_config, predict_files
 from pixl.models import create_model
-from results import machine_line, write_section
 
 LABEL_IDS = [label.id for label in cs_labels if label.id >= 0]
 
@@ -132,8 +132,6 @@ def main() -> None:
         rows = agreement(folder)
     body = "\n".join(
         [
-            f"Machine: {machine_line()}. Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_eval.py`",
-            "",
             "Confusion matrix of one 1024x2048 frame (best of 5 / 3):",
             "",
             "| implementation | ms per frame |",
@@ -150,7 +148,7 @@ def main() -> None:
         ]
     )
     print(body)
-    write_section("Evaluation", body)
+    results.write_result("eval", [("Evaluation", body)], title="Evaluation")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,14 @@ Run: ``OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_memo
    own process. Figure: the peak RSS above the loaded model and data, and the stage of the step
    that set it, as ``pixl check`` prints them (``pixl.engine.memory``; glibc returns freed
    blocks over 64 KiB, so the RSS follows the live tensors). ``--crop 512 --batch 1`` explores
-   at a smaller scale; ``--no-write`` leaves RESULTS.md as it is.
+   at a smaller scale; ``--no-write`` writes no file.
 2. ``time``: the supervised and UDA DigitScenes configs (``digits/supervised_pixl``,
    ``digits/uda_pixl`` at a step where self-training and PiXL are on): the engine's step
    (``train_step``: stages, backward, AdamW, EMA) against the model's own forward + backward + AdamW step on the
    same images (UDA: one pass on the labelled and one on the unlabelled batch, as the task makes),
    in one process taking turns; best of the rounds.
-Writes the "Memory of a paper-scale UDA step" and "Step time: engine against the model's own
-step" sections of benchmarks/RESULTS.md.
+Writes ``benchmarks/results/memory.md`` (part ``memory``) and ``benchmarks/results/step_time.md``
+(part ``time``); ``--crop`` or ``--batch`` other than the paper's write ``memory_explore.md``.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+import results
 from pixl.config import load_config, packaged_config
 from pixl.engine import Run, TrainBatch, build_run, train_step
 from pixl.engine.distributed import make_fabric
-from results import machine_line, write_section
 
 PAPER = "uda/gta5_to_cityscapes_hrda_pixl"
 
@@ -188,14 +188,14 @@ def memory(batch: int, crop: int | None, variants: list[str]) -> list[dict[str, 
     extra = [] if crop is None else [
         f"data.labelled.crop_size=[{crop},{crop}]", f"data.unlabelled.crop_size=[{crop},{crop}]"
     ]  # fmt: skip
-    results = []
+    checks = []
     with tempfile.TemporaryDirectory() as folder:
         fake_official_data(Path(folder))
         for variant in variants:
             command = check_command(Path(folder), batch, variant == "checkpointed", extra)
             shown = " ".join(command).replace(folder, "$DATA")
-            results.append({"variant": variant, "command": shown, **run_check(command)})
-    return results
+            checks.append({"variant": variant, "command": shown, **run_check(command)})
+    return checks
 
 
 def main() -> None:
@@ -208,21 +208,14 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="print only (exploring)")
     args = parser.parse_args()
-    head = [
-        f"Machine: {machine_line()}; 2 cores and 24 GB shared with other jobs.",
-        f"Command: `OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_memory.py "
-        f"--part {args.part}`",
-        "",
-    ]
     if args.part in ("memory", "all"):
-        results = memory(args.batch, args.crop, args.variants.split(","))
+        checks = memory(args.batch, args.crop, args.variants.split(","))
         rows = [
             f"| {r['variant']} | {r['peak']:.2f} | {r['stage']} | {r['seconds']:.0f} |"
-            for r in results
+            for r in checks
         ]
         size = args.crop or 1024
         body = [
-            *head,
             f"One UDA step of `{PAPER}` (HRDA MiT-B5, {size}x{size} crops) at batch {args.batch} + "
             f"{args.batch}, fp32, CPU, random init, FD off, through `pixl check` on fake "
             "official-format GTA5 and Cityscapes data (each variant once, alone in its process):",
@@ -234,20 +227,25 @@ def main() -> None:
             "Peak of each stage and, in brackets, what was already held when it began (GiB above the "
             "loaded model; `pixl check` prints it):",
             "",
-            *[f"- {r['variant']}: {r['stages']}" for r in results],
+            *[f"- {r['variant']}: {r['stages']}" for r in checks],
             "",
             "Step: the first step as `pixl check` times it (one-time costs such as AdamW's state "
-            "included), one run per variant on shared cores; compare with care. Gradients with and "
+            "included), one run per variant; compare with care. Gradients with and "
             "without checkpointing are equal (tests/models/test_checkpointing.py, "
             "tests/engine/test_staged_backward.py).",
             "",
             "Commands (`$DATA`: the fake data's temporary folder):",
             "",
-            *[f"- `{r['command']}`" for r in results],
+            *[f"- `{r['command']}`" for r in checks],
         ]
         print("\n".join(body))
         if not args.no_write:
-            write_section("Memory of a paper-scale UDA step (bench_memory.py)", "\n".join(body))
+            paper_scale = args.crop in (None, 1024) and args.batch == 2
+            results.write_result(
+                "memory" if paper_scale else "memory_explore",
+                [("Memory of a paper-scale UDA step", "\n".join(body))],
+                title="Memory of a paper-scale UDA step",
+            )
     if args.part in ("time", "all"):
         rows = []
         for name in ("digits/supervised_pixl", "digits/uda_pixl"):
@@ -258,7 +256,6 @@ def main() -> None:
             )
             print(rows[-1], flush=True)
         body = [
-            *head,
             "Step time on the CPU, DigitScenes configs at their batch (supervised 8, UDA 8 + 8; "
             "64x64), a step with self-training and PiXL on; best of 8 rounds taking turns in one process:",
             "",
@@ -272,9 +269,12 @@ def main() -> None:
             "the teacher's pseudo-labels, ClassMix and strong augmentation: not bookkeeping alone.",
         ]
         print("\n".join(body))
-        write_section(
-            "Step time: engine against the model's own step (bench_memory.py)", "\n".join(body)
-        )
+        if not args.no_write:
+            results.write_result(
+                "step_time",
+                [("Engine step against the model's own step", "\n".join(body))],
+                title="Step time: engine against the model's own step",
+            )
 
 
 if __name__ == "__main__":

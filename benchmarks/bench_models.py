@@ -6,13 +6,15 @@ Each model is measured in its own child process so that its peak memory is its o
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (peak resident set size) at the end, and the figure
 reported is that peak minus the resident size after building the model and the inputs (VmRSS), i.e.
 the activations, gradients and workspace of a step. Time: median of ``--runs`` steps after one
-warm-up step. Random init (no download). Prints a Markdown table and writes it to RESULTS.md.
+warm-up step. Random init (no download). Prints a Markdown table and writes it to
+``benchmarks/results/models.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import results
 from pixl.models import HRDA, Box, create_model
 
 MODELS = {
@@ -83,7 +86,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--one", choices=sorted(MODELS), help=argparse.SUPPRESS)
-    parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="print only, write no file")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.runs)))
@@ -104,26 +107,18 @@ def main() -> int:
     ]
     print("\n".join(table))
     if not args.no_write:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from results import machine_line, write_section
-
         body = (
             f"Forward + backward of one training step on CPU, {CROP}x{CROP} crop, batch {BATCH}, "
             f"{NUM_CLASSES} classes, random init; median of {args.runs} steps after a warm-up.\n"
             "HRDA: context = whole crop at 0.5, detail = 256x256 box at full resolution, loss "
             "CE(fused) + 0.1 CE(detail). Step peak mem = peak RSS (getrusage ru_maxrss) minus the RSS "
-            "after building model and inputs, each model in its own process. No GPU figures "
-            "(no GPU lent to this task).\n"
-            "The machine has 2 cores shared with other jobs (load about 5 during the runs): compare "
-            "the two rows, not absolute seconds. Where HRDA's time goes (torch.profiler, 256 px): "
-            "convolutions, forward and backward, take about 70 % of the CPU time, and a 64-d "
-            "decoder instead of the 256-d one makes a forward about 4x faster, so the DAFormer "
-            "decoder (1024-channel fusion at stride 4) dominates, not the MiT-B0 encoder.\n"
-            f"Machine: {machine_line()}.\n"
-            "Command: `OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_models.py`\n\n"
-            + "\n".join(table)
+            "after building model and inputs, each model in its own process; CPU only.\n"
+            f"Load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (compare"
+            " the two rows; absolute seconds move with the load).\n\n" + "\n".join(table)
         )
-        write_section("Models: training step on CPU (bench_models.py)", body)
+        results.write_result(
+            "models", [("Training step on CPU", body)], title="Models: training step on CPU"
+        )
     return 0
 
 

@@ -7,21 +7,20 @@ Run: ``OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_spee
 3. Sliding-window eval (DAFormer mit_b0, 64-d head, 4 images 256x512, window 128, stride 64:
    21 windows): one call per window vs windows stacked 8 crops per call; images/s, argmax equal.
 4. Whole-image eval of the DigitScenes model at 64x64: batch 1 vs batch 8 (32 images).
-Writes the "Speed: free speed-ups" section of benchmarks/RESULTS.md.
+Writes ``benchmarks/results/speed.md``.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+import results
 from pixl.models import create_model, param_groups, predict_logits
-from results import machine_line, write_section
 
 ROUNDS = 5
 
@@ -115,7 +114,6 @@ def eval_batch() -> dict[str, float]:
 
 def main() -> None:
     torch.set_grad_enabled(True)
-    load = os.getloadavg()[0]  # what else the cores were doing when the timing began
     opt_times, opt_diff = adamw()
     ema_times = ema()
     slide_rates, same_argmax = slide()
@@ -126,10 +124,8 @@ def main() -> None:
     }
     body = "\n".join(
         [
-            f"Machine: {machine_line()}; {os.cpu_count()} cores, load average {load:.1f} when it"
-            " started (compare rows; absolute times move with the load). Best of the rounds,"
-            " variants taking turns in one process.",
-            "Command: `OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_speed.py`",
+            "Best of the rounds, variants taking turns in one process (compare rows; absolute"
+            " times move with the load, which the header gives at the start).",
             "",
             "| what | before | after | after / before |",
             "|---|---:|---:|---:|",
@@ -152,7 +148,7 @@ def main() -> None:
         ]
     )
     print(body)
-    write_section("Speed: free speed-ups", body)
+    results.write_result("speed", [("Free speed-ups", body)], title="Speed: free speed-ups")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The one-way layers of docs/design.md section 1, checked on the import statements of every source file."""
+"""The one-way layers of docs/design.md, "Layers", checked on the import statements of every source file."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The ablations' tables (mean ± std over seeds, paired differences) and the RESULTS.md section
-each part records (command, machine, what the sitting trained)."""
+"""The ablations' tables (mean ± std over seeds, paired differences) and the result file each part
+writes (``benchmarks/results/ablations_PART.md``: what the sitting trained, then the tables; the
+header with the command and the machine is measured by ``benchmarks/results.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import os
 import statistics
 from collections.abc import Sequence
 
+import results
 from ablations.runs import COST_REPEATS, SEEDS, STAGE2_STEPS
 from ablations.store import Run, load_store
-from results import machine_line, write_section
 
 
 def mean_std(values: list[float]) -> str:
@@ -116,6 +117,15 @@ def command(args: argparse.Namespace, part: str) -> str:
     return f"`.venv/bin/python benchmarks/bench_ablations.py --part {part}{extra}`"
 
 
+# The file each part writes under benchmarks/results/ (the others: ablations_PART.md).
+RESULT_NAMES = {"where": "where_pixl_helps"}
+
+
+def result_name(args: argparse.Namespace, part: str) -> str:
+    name = RESULT_NAMES.get(part, f"ablations_{part}")
+    return name + ("_hrda" if args.hrda and part in ("uda", "features") else "")
+
+
 def record(
     title: str,
     args: argparse.Namespace,
@@ -130,12 +140,12 @@ def record(
         how = "rendering only"
         sitting = "Rendered from the stored runs (none trained in this sitting)"
     text = (
-        f"Command: {command(args, part)} ({machine_line()}; {how} on {os.cpu_count()} cores)."
+        f"Part `{part}` (alone: {command(args, part)}), {how} on {os.cpu_count()} cores."
         f" {sitting}; runs already stored in `benchmarks/ablation_runs.json` are not retrained."
     )
     stored = [load_store().get(r.key) for r in dict.fromkeys(runs)]
     if runs and all(stored):
-        # From the store, so a re-rendered section still says what training its runs cost.
+        # From the store, so a re-rendered file still says what training its runs cost.
         total = sum(row["seconds"] for row in stored) / 60
         text += (
             f" Its {len(stored)} runs took {total:.0f} min of wall time added up ('s per run':"
@@ -149,7 +159,9 @@ def record(
         )
     text += f"\n\n{body}"
     if args.hrda and part in ("uda", "features"):
-        title += ", HRDA"  # its own section: the single-resolution one stays
-    if args.record:
-        write_section(f"{title} (quick)" if args.quick else title, text)
+        title += ", HRDA"  # its own file: the single-resolution one stays
+    if args.record and args.quick:  # one file for the sitting, written by bench_ablations.main
+        args.quick_sections = [*getattr(args, "quick_sections", []), (title, text)]
+    elif args.record:
+        results.write_result(result_name(args, part), [(title, text)], title=title)
     print(text)

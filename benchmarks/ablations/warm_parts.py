@@ -1,5 +1,6 @@
 """The parts of the warm-start study (``--part warm-uda`` ... ``--part where``) and the
-"Where PiXL helps" section, rendered from the stored runs."""
+"Where PiXL helps" result (``benchmarks/results/where_pixl_helps.md``), rendered from the stored
+runs."""
 
 from __future__ import annotations
 
@@ -243,7 +244,7 @@ def part_where(args: argparse.Namespace) -> None:
         f" (eta 0.2 -> 0.001), {args.stage2_steps} steps ({LONG_STAGE2_STEPS} in `warm-long`),"
         f" target val every {STAGE2_EVAL_EVERY} steps. Every PiXL row is"
         " paired seed by seed with the baseline of its table (same stage-1 weights and seed, no"
-        " PiXL). Runs trained two at a time on two cores, one thread each.",
+        " PiXL).",
     ]
     answer: list[str] = []
     for title, runs, reference in groups:

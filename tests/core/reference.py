@@ -1,4 +1,4 @@
-"""A literal, loop-based transcription of docs/design.md section 2 in numpy, for cross-checking the core."""
+"""A literal, loop-based transcription of docs/design.md, "The core contract" in numpy, for cross-checking the core."""
 
 from __future__ import annotations
 

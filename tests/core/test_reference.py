@@ -1,4 +1,4 @@
-"""The vectorised core agrees with a literal loop transcription of docs/design.md section 2."""
+"""The vectorised core agrees with a literal loop transcription of docs/design.md, "The core contract"."""
 
 import pytest
 import torch

@@ -1,5 +1,5 @@
-"""The typed experiment configuration (docs/design.md sections 4 and 8): one flat YAML file maps
-onto it.
+"""The typed experiment configuration (docs/design.md, "The baseline PiXL builds on" and "How a run
+flows"): one flat YAML file maps onto it.
 
 Every section forbids unknown keys, so a typo is an error naming the key and the valid ones.
 Defaults are the paper's settings (HRDA + DAFormer + DACS, PiXL section 4.1.3).
@@ -56,7 +56,7 @@ class DatasetSpec(Section):
 
 
 class RCSConfig(Section):
-    """Rare class sampling on the labelled (source) set (docs/design.md section 4)."""
+    """Rare class sampling on the labelled (source) set (docs/design.md, "The baseline PiXL builds on")."""
 
     enabled: bool = True
     temperature: PositiveFloat = 0.01
@@ -94,13 +94,14 @@ class ModelConfig(Section):
 
 
 class PiXLConfig(Section):
-    """Pixel learning (docs/design.md sections 2 and 3); ``enabled: false`` is the paper's baseline (Table 5)."""
+    """Pixel learning (docs/design.md, "The core contract" and "Choices where the paper is silent");
+    ``enabled: false`` is the paper's baseline (Table 5)."""
 
     enabled: bool = True
     adaptive_selection: bool = True
     temperature: PositiveFloat = 1.0
     """Not given in the paper; 1.0 (as CLUDA) and weight 0.5 pulled least against the CE on
-    DigitScenes in the paper's regime (benchmarks/RESULTS.md, "Where PiXL helps")."""
+    DigitScenes in the paper's regime (benchmarks/results/where_pixl_helps.md)."""
     eta_start: float = Field(0.2, ge=0.0, le=1.0)
     eta_end: float = Field(0.001, ge=0.0, le=1.0)
     weight: float = Field(0.5, ge=0.0)
@@ -161,7 +162,7 @@ class FDConfig(Section):
 
 
 class OptimConfig(Section):
-    """AdamW with linear warmup then polynomial decay (docs/design.md section 4)."""
+    """AdamW with linear warmup then polynomial decay (docs/design.md, "The baseline PiXL builds on")."""
 
     lr: PositiveFloat = 6e-5
     head_lr_mult: PositiveFloat = 10.0
@@ -220,7 +221,8 @@ class EvalConfig(Section):
     stride: tuple[PositiveInt, PositiveInt] | None = None
     batch_size: PositiveInt | None = None
     """None: 8 when ``data.val.resize`` makes every image at most 512x512 pixels (batched whole-image
-    eval was 1.97x faster than batch 1 there), else 1 (full frames, or sizes that may differ)."""
+    eval is faster than batch 1 there: benchmarks/results/speed.md), else 1 (full frames, or sizes
+    that may differ)."""
     max_images: PositiveInt | None = None
 
 

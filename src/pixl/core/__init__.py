@@ -1,6 +1,7 @@
 """Pixel learning core: entropy, partition, prototypes, adaptive selection, drift alignment.
 
-Imports torch only (docs/design.md section 1). The names below are the public contract of section 2.
+Imports torch only (docs/design.md, "Layers"). The names below are the public contract described
+there under "The core contract".
 """
 
 from pixl.core.alignment import drift_alignment_terms

@@ -1,4 +1,4 @@
-"""The PiXL loss: partition, prototypes, adaptive selection and drift alignment (docs/design.md section 2)."""
+"""The PiXL loss: partition, prototypes, adaptive selection and drift alignment (docs/design.md, "The core contract")."""
 
 from __future__ import annotations
 
@@ -203,7 +203,7 @@ def pixl_loss(
     low_weight: Tensor | None = None,
     high_weight: Tensor | None = None,
 ) -> Tensor:
-    """The PiXL drift-alignment loss of a group of B images (docs/design.md section 2).
+    """The PiXL drift-alignment loss of a group of B images (docs/design.md, "The core contract").
 
     Per image, valid pixels of both resolutions are split by entropy into joint and drift pixels;
     class prototypes are the normalised means of joint features over the group (adaptively taken

@@ -2,7 +2,8 @@
 
 Colour jitter (brightness, contrast, saturation, hue 0.2) with probability 0.8 and Gaussian blur
 (sigma in [0.15, 1.15], kernel about 10 % of the side, odd) with probability 0.5, per image
-(DACS / DAFormer, docs/design.md section 4). All randomness comes from the given ``torch.Generator``.
+(DACS / DAFormer, docs/design.md, "The baseline PiXL builds on"). All randomness comes from the
+given ``torch.Generator``.
 """
 
 from __future__ import annotations

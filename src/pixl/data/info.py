@@ -24,7 +24,7 @@ CITYSCAPES_CLASSES: tuple[str, ...] = tuple(lab.name for lab in _TRAIN_LABELS)
 CITYSCAPES_PALETTE: tuple[tuple[int, int, int], ...] = tuple(
     tuple(int(v) for v in lab.color) for lab in _TRAIN_LABELS
 )
-# Train ids of "thing" classes (traffic light, sign, person .. bicycle), docs/design.md section 4.
+# Train ids of "thing" classes (traffic light, sign, person .. bicycle), docs/design.md, "The baseline PiXL builds on".
 CITYSCAPES_THINGS: tuple[int, ...] = (6, 7, 11, 12, 13, 14, 15, 16, 17, 18)
 
 # Cityscapes label id (0..33) -> train id; ids with trainId 255/-1 are void.

@@ -1,4 +1,4 @@
-"""Training checkpoints and exported weights (docs/design.md section 6).
+"""Training checkpoints and exported weights (docs/design.md, "Running, scaling, keeping results").
 
 A checkpoint is one ``.pt`` file of plain data (tensors, numbers, strings, lists, dicts) so it loads
 with ``weights_only=True``: student, teacher, optimizer, scheduler, step, per-rank RNG and loader

@@ -48,8 +48,9 @@ def return_freed_blocks() -> bool:
     """Make glibc's malloc hand every block over 64 KiB back to the system when it is freed, so the
     RSS follows the live tensors (as ``MALLOC_MMAP_THRESHOLD_=65536`` does). By default glibc
     raises this threshold up to 32 MiB as large blocks are freed and then keeps freed activations
-    in its heap: the RSS of a paper-scale 2 + 2 step then reads 14.97-15.05 GiB where its tensors peak at
-    10.68 GiB (benchmarks/RESULTS.md), and the CPU figure no longer says what a GPU would hold.
+    in its heap: the RSS of a paper-scale 2 + 2 step then reads GiBs above its tensors' peak
+    (benchmarks/results/memory.md; the comparison is in benchmarks/RESULTS.md, under memory), and
+    the CPU figure no longer says what a GPU would hold.
     Returns False where it cannot be set (not glibc)."""
     import ctypes
     import ctypes.util

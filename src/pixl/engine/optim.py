@@ -30,8 +30,8 @@ def build_optimizer(
     """AdamW over groups that already carry their own ``lr`` and ``weight_decay``.
 
     The fused implementation (one kernel over all tensors; CPU and GPU) where every parameter's
-    device has it: same update as the per-tensor loop to float rounding, and the loop was 14 % of
-    a small CPU step.
+    device has it: same update as the per-tensor loop to float rounding, and several times faster
+    on a small CPU model (benchmarks/results/speed.md).
     """
     groups = [{**group, "params": list(group["params"])} for group in param_groups]
     devices = {p.device.type for g in groups for p in g["params"]}

@@ -1,5 +1,5 @@
 """Everything about a run's data that can be checked before its first step, by ``pixl train`` and
-``pixl check`` alike (docs/design.md section 8).
+``pixl check`` alike (docs/design.md, "How a run flows").
 
 - Classes: the labelled (source) data's class names, in order, are those of the val data and of
   the unlabelled (target) data where it lists classes: class i must mean one thing throughout.

@@ -1,4 +1,4 @@
-"""The mean (EMA) teacher of self-training (docs/design.md section 4).
+"""The mean (EMA) teacher of self-training (docs/design.md, "The baseline PiXL builds on").
 
 ``alpha_t = min(1 - 1/(t+1), alpha)``; parameters and floating buffers are averaged, integer
 buffers (BatchNorm's batch counter) copied. The teacher runs in eval mode, never takes gradients and

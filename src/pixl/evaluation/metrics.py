@@ -2,7 +2,7 @@
 
 Intersection and union are summed over the whole split (never averaged per image); a class whose
 union is empty over the split (absent from ground truth and never predicted) has no IoU and is left
-out of the mean, exactly like ``cityscapesscripts``' ``getScoreAverage`` (docs/design.md section 4).
+out of the mean, exactly like ``cityscapesscripts``' ``getScoreAverage`` (docs/design.md, "The baseline PiXL builds on").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pseudo-labels from the EMA teacher (DACS/HRDA, docs/design.md section 4)."""
+"""Pseudo-labels from the EMA teacher (DACS/HRDA, docs/design.md, "The baseline PiXL builds on")."""
 
 from __future__ import annotations
 
