@@ -83,14 +83,38 @@ def test_demo_compare_separates_pixl_from_self_training(
     miou = {
         label: float(line.rsplit(":", 1)[1])
         for line in out.splitlines()
-        for label in ("UDA + PiXL", "UDA without PiXL", "source-only")
+        for label in ("UDA + PiXL", "UDA without PiXL", "source-only", "oracle")
         if line.startswith(f"{label} target-val mIoU:")
     }
-    assert len(miou) == 3
+    assert len(miou) == 4
     pixl = next(line for line in out.splitlines() if line.startswith("PiXL's own contribution"))
     gain = float(pixl.split(": ")[1].split()[0])
     assert gain == pytest.approx(miou["UDA + PiXL"] - miou["UDA without PiXL"], abs=0.011)
-    for name in ("digits_uda_pixl", "digits_uda_baseline", "digits_source_only_baseline"):
+    names = ("digits_uda_pixl", "digits_uda_baseline", "digits_source_only_baseline")
+    for name in (*names, "digits_supervised_baseline"):
         assert (tmp_path / name / "final" / "model.safetensors").is_file()
     report = (tmp_path / "digits_uda_pixl" / "demo_report.md").read_text()
-    assert "## UDA without PiXL" in report and "## source-only" in report
+    assert "## UDA without PiXL" in report and "## source-only" in report and "## oracle" in report
+
+
+@pytest.mark.slow
+def test_demo_runs_texscapes_when_asked(tmp_path: Path, capsys) -> None:
+    from pixl.data.texscapes import generate_texscapes
+
+    root = tmp_path / "texscapes"
+    generate_texscapes(root, sizes={"source_train": 4, "target_train": 4, "target_val": 2})
+    args = ["demo", "--benchmark", "texscapes", "--root", str(root), "--output-dir"]
+    assert main([*args, str(tmp_path / "runs"), "--steps", "1", "--no-progress"]) == 0
+    assert "UDA + PiXL target-val mIoU" in capsys.readouterr().out
+    report = (tmp_path / "runs" / "texscapes_uda_pixl" / "demo_report.md").read_text()
+    assert report.startswith("# pixl demo: TexScapes UDA") and "vehicle" in report
+    saved = yaml.safe_load((tmp_path / "runs" / "texscapes_uda_pixl" / "config.yaml").read_text())
+    assert saved["model"]["options"]["encoder_weights"] == "imagenet"
+
+
+def test_demo_refuses_an_unknown_benchmark(tmp_path: Path) -> None:
+    from pixl.engine.demo import run_demo
+    from pixl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--benchmark: expected one of"):
+        run_demo(tmp_path, tmp_path, benchmark="mnist")
