@@ -15,6 +15,7 @@ from pixl.models import (
     param_groups,
     set_activation_checkpointing,
 )
+from pixl.models.contract import satisfies
 
 from .tiny import NUM_CLASSES, SIZE, TINY, contract_cases, tiny_model
 
@@ -29,7 +30,7 @@ def test_every_registered_model_has_tiny_options():
 @pytest.mark.parametrize("key", CASES)
 def test_satisfies_the_contract(key):
     model = tiny_model(key)
-    assert isinstance(model, SegmentationModel) and isinstance(model, Predictor)
+    assert satisfies(model, SegmentationModel) and satisfies(model, Predictor)
     assert isinstance(model, ModelBase)
     assert model.num_classes == NUM_CLASSES
     assert isinstance(model.feature_dim, int) and model.feature_dim > 0

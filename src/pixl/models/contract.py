@@ -59,6 +59,26 @@ class SegmentationModel(Predictor, Protocol):
     def enable_activation_checkpointing(self) -> int: ...
 
 
+def protocol_members(protocol: type) -> set[str]:
+    """The public attributes and methods a protocol asks for (``__call__`` aside)."""
+    names: set[str] = set()
+    for klass in protocol.__mro__:
+        if getattr(klass, "_is_protocol", False) and klass is not Protocol:
+            names |= set(getattr(klass, "__annotations__", {}))
+            names |= {name for name in vars(klass) if not name.startswith("_")}
+    return names
+
+
+def satisfies(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` as Python 3.11 answers it, on every Python we support.
+
+    From 3.12, ``isinstance`` on a runtime protocol looks attributes up statically, so it misses
+    what ``nn.Module`` keeps in ``_modules`` / ``_parameters`` (the ``encoder``); ``hasattr`` sees
+    them.
+    """
+    return callable(obj) and all(hasattr(obj, name) for name in protocol_members(protocol))
+
+
 class ModelBase(nn.Module):
     """The base of every registered model: the contract's attributes and one input check.
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 from pixl.errors import ConfigError
-from pixl.models.contract import SegmentationModel
+from pixl.models.contract import SegmentationModel, satisfies
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def create_model(name: str, num_classes: int, **options: Any) -> SegmentationMod
             f"model {name!r}: num_classes must be a positive integer, got {num_classes!r}"
         )
     model = entry.builder(num_classes, **options)
-    if not isinstance(model, SegmentationModel):  # a registration bug, not a user's
+    if not satisfies(model, SegmentationModel):  # a registration bug, not a user's
         raise TypeError(f"model {name!r}: {type(model).__name__} breaks the model contract")
     return model
 
@@ -114,7 +114,7 @@ def without_starting_weights(options: Mapping[str, Any]) -> dict[str, Any]:
 def set_activation_checkpointing(model: nn.Module) -> int:
     """Turn on activation checkpointing in a registered model (``pixl.models.checkpointing``);
     returns how many modules are recomputed in backward."""
-    if not isinstance(model, SegmentationModel):
+    if not satisfies(model, SegmentationModel):
         raise ConfigError(
             f"model.activation_checkpointing: {type(model).__name__} does not support it "
             f"(expected one of {list_models()})"
