@@ -1,0 +1,517 @@
+"""PiXL in the paper's regime: TexScapes (256-px frames, ImageNet EfficientNet-Lite0, PiXL from
+step 0), 5 seeds, every row paired by seed with the row that differs only in what it names.
+
+Each part trains a few rows (``pixl train``, one process per run, ``--jobs`` at a time) and fits a
+sitting of at most an hour on two cores; finished runs are kept in
+``benchmarks/paper_regime_runs.json`` (committed: later sittings, on other machines, add rows and
+seeds) with their final target-val row, late-run statistics and the Calinski-Harabasz /
+Davies-Bouldin indices of the final student's target-val pixel features (computed as each run
+finishes: the run folders themselves are not kept). Every invocation re-renders
+``benchmarks/results/pixl_paper_regime.md`` and the "PiXL in the paper's regime" section of
+``benchmarks/RESULTS.md`` from the store. Usage::
+
+    .venv/bin/python benchmarks/bench_paper_regime.py --part uda        # baseline vs eq. (17)
+    .venv/bin/python benchmarks/bench_paper_regime.py --part switches-a # cell purity, head
+    .venv/bin/python benchmarks/bench_paper_regime.py --part switches-b # teacher BN, every pixel
+    .venv/bin/python benchmarks/bench_paper_regime.py --part all-switches # the three together
+    .venv/bin/python benchmarks/bench_paper_regime.py --part hrda       # Table 5 on HRDA
+    .venv/bin/python benchmarks/bench_paper_regime.py --part temperature # T 0.1 on the best row
+    .venv/bin/python benchmarks/bench_paper_regime.py --part ssl        # also: supervised, eta, digits
+    .venv/bin/python benchmarks/bench_paper_regime.py --part render     # no training
+    .venv/bin/python benchmarks/bench_paper_regime.py --quick           # one pair, 60 steps
+
+``--seeds`` picks seeds (default 0-4); a part skips runs already stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import results
+from ablations import store as run_store
+from ablations.runner import execute
+from ablations.store import Run, load_store, save_store
+from ablations.tables import describe_deltas, mean_std
+
+BENCH = Path(__file__).resolve().parent
+STORE = BENCH / "paper_regime_runs.json"
+RESULTS_MD = BENCH / "RESULTS.md"
+SECTION_START = "<!-- paper-regime: written by benchmarks/bench_paper_regime.py -->"
+SECTION_END = "<!-- /paper-regime -->"
+SEEDS = (0, 1, 2, 3, 4)
+QUICK_STEPS = 60
+FEATURE_IMAGES = 40
+ANCHOR_ETA = 0.2  # the paper's eta at the start of training
+PER_CLASS = 200
+
+
+@dataclass(frozen=True)
+class Row:
+    """A setting of the study: a shipped config plus overrides, and the row it is paired with."""
+
+    label: str
+    config: str
+    overrides: tuple[str, ...] = ()
+    reference: str | None = None
+    """The row differing only in what this one names (paired seed by seed); None: a reference."""
+
+
+BASE = "UDA baseline (self-training + ClassMix + FD), DeepLabV3+"
+PIXL = "+ PiXL as eq. (17): drift anchors, weight 1, T 1"
+ROWS = {
+    row.label: row
+    for row in (
+        Row(BASE, "texscapes/uda_baseline"),
+        Row(PIXL, "texscapes/uda_pixl", (), BASE),
+        Row("PiXL + cell purity 0.75", "texscapes/uda_pixl", ("pixl.cell_purity=0.75",), PIXL),
+        Row("PiXL + projection head", "texscapes/uda_pixl", ("pixl.projection=head",), PIXL),
+        Row(
+            "PiXL + teacher BN on batch statistics",
+            "texscapes/uda_pixl",
+            ("self_training.teacher_norm=train",),
+            PIXL,
+        ),
+        Row(
+            "every pixel an anchor (no joint/drift split)",
+            "texscapes/uda_pixl",
+            ("pixl.anchors=all",),
+            PIXL,
+        ),
+    )
+}
+# HRDA (DAFormer decoder on the same encoder, context at 0.5, detail crop 0.5): Table 5's rows.
+HRDA_BASE = "UDA baseline, HRDA"
+HRDA_DRIFT = "HRDA + drift alignment (no adaptive selection)"
+HRDA_FULL = "HRDA + drift alignment + adaptive selection (PiXL)"
+ROWS.update(
+    {
+        HRDA_BASE: Row(HRDA_BASE, "texscapes/uda_hrda_baseline"),
+        HRDA_DRIFT: Row(
+            HRDA_DRIFT, "texscapes/uda_hrda_pixl", ("pixl.adaptive_selection=false",), HRDA_BASE
+        ),
+        HRDA_FULL: Row(HRDA_FULL, "texscapes/uda_hrda_pixl", (), HRDA_DRIFT),
+    }
+)
+SWITCH_ROWS = (
+    "PiXL + cell purity 0.75",
+    "PiXL + projection head",
+    "PiXL + teacher BN on batch statistics",
+)
+ALL_SWITCHES = "PiXL + all three switches"
+ROWS[ALL_SWITCHES] = Row(
+    ALL_SWITCHES,
+    "texscapes/uda_pixl",
+    tuple(o for label in SWITCH_ROWS for o in ROWS[label].overrides),
+    PIXL,
+)
+ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)  # Table 6's quantiles (eta_start; eta_end stays 0.001)
+PARTS: dict[str, tuple[str, ...]] = {
+    "uda": (BASE, PIXL),
+    "switches-a": ("PiXL + cell purity 0.75", "PiXL + projection head"),
+    "switches-b": (
+        "PiXL + teacher BN on batch statistics",
+        "every pixel an anchor (no joint/drift split)",
+    ),
+    "all-switches": (ALL_SWITCHES,),
+    "hrda": (HRDA_BASE, HRDA_DRIFT, HRDA_FULL),
+}
+# Parts whose rows carry the best DeepLabV3+ PiXL row's switches (decided from the store).
+BEST_PARTS = ("temperature", "ssl", "supervised", "digits", "eta")
+BEST_CANDIDATES = (PIXL, *SWITCH_ROWS, ALL_SWITCHES)
+
+
+def best_row(seeds: tuple[int, ...], steps: int | None) -> Row | None:
+    """The PiXL row (eq. 17, a switch alone or all switches) with the highest mean mIoU over
+    ``seeds``; None until every candidate has all of them stored (no choice on partial evidence)."""
+    store = load_store()
+    means = {}
+    for label in BEST_CANDIDATES:
+        keys = [run_of(ROWS[label], s, steps).key for s in seeds]
+        if not all(k in store for k in keys):
+            return None
+        means[label] = statistics.fmean(store[k]["miou"] for k in keys)
+    return ROWS[max(means, key=means.__getitem__)]
+
+
+def best_rows(best: Row, part: str) -> list[Row]:
+    """The rows of a part that needs the best switches: each pair differs only in PiXL."""
+    switches = best.overrides
+    if part == "temperature":
+        return [
+            Row(
+                f"best ({best.label}), T 0.1",
+                best.config,
+                (*switches, "pixl.temperature=0.1"),
+                best.label,
+            )
+        ]
+    if part == "eta":
+        # Table 6 on HRDA with the best switches (pixl.* and self_training.* apply to HRDA too).
+        return [
+            Row(
+                f"HRDA PiXL + best switches, eta {eta}",
+                "texscapes/uda_hrda_pixl",
+                (*switches, f"pixl.eta_start={eta}"),
+                HRDA_BASE,
+            )
+            for eta in ETAS
+        ]
+    pairs = {
+        "ssl": (
+            "SSL 1/30 baseline (mean teacher + ClassMix)",
+            "texscapes/ssl_1_30_baseline",
+            "texscapes/ssl_1_30_pixl",
+        ),
+        "supervised": (
+            "supervised baseline (all photo labels)",
+            "texscapes/oracle",
+            "texscapes/supervised_pixl",
+        ),
+        "digits": (
+            "DigitScenes UDA baseline (from scratch)",
+            "digits/uda_baseline",
+            "digits/uda_pixl",
+        ),
+    }
+    base_label, base_config, pixl_config = pairs[part]
+    # teacher_norm is a self-training key: the supervised run has no teacher.
+    kept = tuple(
+        o for o in switches if not (part == "supervised" and o.startswith("self_training."))
+    )
+    return [
+        Row(base_label, base_config),
+        Row(
+            f"{base_label.split(' baseline')[0]} + PiXL, best switches",
+            pixl_config,
+            kept,
+            base_label,
+        ),
+    ]
+
+
+def run_of(row: Row, seed: int, steps: int | None) -> Run:
+    return Run(row.label, row.config, row.overrides, seed, steps, stage="texscapes")
+
+
+def runs_of(labels: tuple[str, ...], seeds: tuple[int, ...], steps: int | None) -> list[Run]:
+    return [run_of(ROWS[label], seed, steps) for label in labels for seed in seeds]
+
+
+def add_features(runs: list[Run]) -> None:
+    """Store the CH / DB indices of each finished run's final student (target-val pixel features,
+    L2-normalised, ``PER_CLASS`` pixels per class from the first ``FEATURE_IMAGES`` images)."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    from pixl.config import load_config
+    from pixl.data import build_dataset, dataset_info
+    from pixl.engine import load_for_inference
+    from pixl.visualization.embedding import cluster_indices, collect_pixel_features
+
+    store = load_store()
+    for run in runs:
+        entry = store.get(run.key)
+        if entry is None or "anchors" in entry:
+            continue
+        weights = Path(entry["run_dir"]) / "final" / "model.safetensors"
+        if not weights.is_file():
+            print(f"  no CH/DB for {run.label} seed {run.seed}: {weights} is gone")
+            continue
+        val = load_config(run.config).data.val
+        dataset = build_dataset(
+            val.kind, val.root, val.split, train=False, crop_size=None, resize=val.resize
+        )
+        subset = Subset(dataset, range(min(FEATURE_IMAGES, len(dataset))))
+        _, model = load_for_inference(weights)
+        model.eval()
+        with torch.inference_mode():
+            sample = collect_pixel_features(
+                model,
+                DataLoader(subset, batch_size=8),
+                num_classes=dataset_info(val.kind, val.root).num_classes,
+                per_class=PER_CLASS,
+                seed=0,
+            )
+            anchors = anchor_accuracy(model, DataLoader(subset, batch_size=8), ANCHOR_ETA)
+        store = load_store()
+        store[run.key]["features"] = cluster_indices(sample)
+        store[run.key]["anchors"] = anchors
+        save_store(store)
+
+
+def anchor_accuracy(model: Any, batches: Iterable[dict], eta: float) -> dict[str, float]:
+    """How often the final student's class is right on its joint and on its drift cells.
+
+    Per target-val image, the valid feature cells (majority ground-truth label) are split at the
+    entropy quantile ``1 - eta`` of the student's own prediction, as PiXL splits them; on target
+    images a drift anchor takes its pseudo-label, so the drift accuracy is the share of drift
+    anchors PiXL would pull towards the right class's prototype (a proxy: training uses the
+    teacher's pseudo-labels on mixed crops, this is the final student on whole frames).
+    """
+    from pixl.core import labels_to_feature_resolution
+    from pixl.core.constants import IGNORE_INDEX
+    from pixl.core.partition import masked_quantile
+
+    counts = {"joint": [0, 0], "drift": [0, 0]}  # [right, all]
+    for batch in batches:
+        logits = model(batch["image"]).logits.float()
+        classes = logits.shape[1]
+        cells = labels_to_feature_resolution(batch["label"], tuple(logits.shape[-2:]), classes)
+        probs = logits.softmax(1)
+        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1).flatten(1)
+        valid = (cells != IGNORE_INDEX).flatten(1)
+        threshold = masked_quantile(entropy, valid, 1.0 - eta)
+        right = (logits.argmax(1) == cells).flatten(1)
+        joint = valid & (entropy < threshold[:, None])
+        drift = valid & ~joint
+        for name, mask in (("joint", joint), ("drift", drift)):
+            counts[name][0] += int((right & mask).sum())
+            counts[name][1] += int(mask.sum())
+    return {f"{k}_accuracy": right / max(total, 1) for k, (right, total) in counts.items()}
+
+
+def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
+    store = load_store()
+    lines = [
+        "| setting | paired with | mIoU % mean ± std (n) | per seed | paired difference, points "
+        "(seeds above) | verdict | CH (higher = more compact) | DB (lower = better) | "
+        "accuracy on drift / joint cells % | min per run |",
+        "|---|---|---:|---|---|---|---:|---:|---|---:|",
+    ]
+    for label in labels:
+        row = ROWS[label]
+        entries = {
+            s: store[run_of(row, s, steps).key] for s in seeds if run_of(row, s, steps).key in store
+        }
+        if not entries:
+            continue
+        mious = [100 * e["miou"] for e in entries.values()]
+        deltas: list[float] = []
+        if row.reference is not None:
+            ref = ROWS[row.reference]
+            for seed, entry in entries.items():
+                ref_entry = store.get(run_of(ref, seed, steps).key)
+                if ref_entry is not None:
+                    deltas.append(100 * (entry["miou"] - ref_entry["miou"]))
+        ch = [e["features"]["calinski_harabasz"] for e in entries.values() if "features" in e]
+        db = [e["features"]["davies_bouldin"] for e in entries.values() if "features" in e]
+        drift = [100 * e["anchors"]["drift_accuracy"] for e in entries.values() if "anchors" in e]
+        joint = [100 * e["anchors"]["joint_accuracy"] for e in entries.values() if "anchors" in e]
+        accuracy = f"{mean_std(drift)} / {mean_std(joint)}" if drift else "-"
+        per_seed = ", ".join(f"s{s} {100 * e['miou']:.2f}" for s, e in entries.items())
+        minutes = statistics.fmean(e["seconds"] for e in entries.values()) / 60
+        lines.append(
+            f"| {label} | {row.reference or 'reference'} | {mean_std(mious)} ({len(mious)}) | "
+            f"{per_seed} | {describe_deltas(deltas)} | {verdict(deltas, len(seeds))} | "
+            f"{mean_std(ch) if ch else '-'} | {mean_std(db) if db else '-'} | {accuracy} | "
+            f"{minutes:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(deltas: list[float], seeds: int) -> str:
+    """Higher on at least 4 of 5 seeds (the study's bar; all of them with fewer seeds), lower on as
+    many, or neither; '-' before every seed is in (no verdict on partial evidence)."""
+    if len(deltas) < seeds:
+        return "-"
+    bar = seeds - 1 if seeds >= 5 else seeds
+    above = sum(d > 0 for d in deltas)
+    if above >= bar:
+        return "**higher**"
+    if len(deltas) - above >= bar:
+        return "**lower**"
+    return "no consistent difference"
+
+
+def late_stats_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
+    """What the PiXL term saw late in training: anchors, prototypes, its weighted size vs the CE."""
+    store = load_store()
+    keys = (
+        ("train/ce_labelled", "CE labelled"),
+        ("train/ce_mixed", "CE mixed"),
+        ("train/pixl_labelled", "PiXL labelled"),
+        ("train/pixl_mixed", "PiXL mixed"),
+        ("pixl_mixed/drift_pixels", "drift px (mixed)"),
+        ("pixl_mixed/prototypes", "prototypes (mixed)"),
+        ("pseudo/weight", "pseudo weight"),
+    )
+    lines = [
+        "| setting | " + " | ".join(name for _, name in keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
+    for label in labels:
+        entries = [
+            store[run_of(ROWS[label], s, steps).key]
+            for s in seeds
+            if run_of(ROWS[label], s, steps).key in store
+        ]
+        if not entries:
+            continue
+        cells = []
+        for key, _ in keys:
+            values = [e["stats"][key] for e in entries if key in e["stats"]]
+            cells.append(f"{statistics.fmean(values):.3f}" if values else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def derived_rows(seeds: tuple[int, ...], steps: int | None) -> dict[str, list[Row]]:
+    """The rows of the parts that use the best switches, registered in ROWS (none before the
+    switch parts are complete)."""
+    best = best_row(seeds, steps)
+    if best is None:
+        return {}
+    out = {part: best_rows(best, part) for part in BEST_PARTS}
+    for rows in out.values():
+        ROWS.update({row.label: row for row in rows})
+    return out
+
+
+def part_seeds(part: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
+    return seeds[:3] if part == "digits" else seeds  # DigitScenes' rows had 3 seeds
+
+
+def render(args: argparse.Namespace) -> str:
+    derived = derived_rows(args.seeds, args.steps)
+    best = best_row(args.seeds, args.steps)
+    body = (
+        "TexScapes synth -> photo, ImageNet EfficientNet-Lite0 (offline package weights), 400 "
+        "steps, 192-px crops, batch 4 + 4, PiXL from step 0 (`texscapes/*` configs). Each row "
+        "differs from the row it is paired with only in what it names; a paired difference is "
+        "this row's mIoU minus that row's with the same seed, and 'seeds above' counts the seeds "
+        "where it is positive. CH / DB: the final student's L2-normalised target-val pixel "
+        f"features (first {FEATURE_IMAGES} frames, {PER_CLASS} pixels per class; with a "
+        "projection head, the head's output, a different space from the other rows'). Accuracy on "
+        "drift / joint cells: on the same frames, the cells split per image at the entropy "
+        f"quantile 1 - {ANCHOR_ETA} of the final student's own prediction, the share whose "
+        "predicted class is the ground truth's (on target a drift anchor is pulled towards the "
+        "prototype of its pseudo-label, so this is the share pulled the right way; a proxy: "
+        "training uses the teacher on mixed crops).\n\n"
+        "### UDA on DeepLabV3+: eq. (17), the lineage switches, every pixel an anchor\n\n"
+        + rows_table(
+            [*PARTS["uda"], *PARTS["switches-a"], *PARTS["switches-b"], ALL_SWITCHES],
+            args.seeds,
+            args.steps,
+        )
+        + "\n\n### UDA on HRDA (Table 5)\n\n"
+        + rows_table(list(PARTS["hrda"]), args.seeds, args.steps)
+    )
+    if best is None:
+        body += (
+            "\n\nThe best PiXL row (highest mean mIoU of eq. (17), each switch alone and all "
+            "together, over all seeds) is chosen only when all of those rows are complete; the "
+            "temperature, SSL, supervised, eta and DigitScenes rows wait for it."
+        )
+    else:
+        body += f"\n\nBest PiXL row (highest mean mIoU over the seeds, chosen by the script): **{best.label}**."
+        for part, rows in derived.items():
+            body += f"\n\n### {part} (best switches)\n\n" + rows_table(
+                [r.label for r in rows], part_seeds(part, args.seeds), args.steps
+            )
+    body += (
+        "\n\n### Late-run statistics\n\nMean over the last quarter of the logged steps, over "
+        "seeds; PiXL terms weighted as added to the loss.\n\n"
+        + late_stats_table(
+            [
+                *PARTS["uda"],
+                *PARTS["switches-a"],
+                *PARTS["switches-b"],
+                ALL_SWITCHES,
+                *PARTS["hrda"],
+            ],
+            args.seeds,
+            args.steps,
+        )
+    )
+    return body
+
+
+def write_results_section(body: str) -> None:
+    """Replace the generated section of RESULTS.md (between its markers) with ``body``."""
+    text = RESULTS_MD.read_text()
+    block = f"{SECTION_START}\n{body}\n{SECTION_END}"
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + block + rest.split(SECTION_END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## PiXL in the paper's regime\n\n" + block + "\n"
+    RESULTS_MD.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=[*PARTS, *BEST_PARTS, "render"], action="append")
+    parser.add_argument("--quick", action="store_true", help="one seed, 60 steps, part uda")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at the same time")
+    parser.add_argument("--output-dir", default="runs/paper_regime")
+    parser.add_argument("--rerun", action="store_true", help="retrain runs already stored")
+    parser.add_argument("--store", type=Path, default=STORE, help="where finished runs are kept")
+    args = parser.parse_args()
+    args.seeds = tuple(args.seeds)
+    args.steps = None
+    parts = args.part or []
+    if args.quick:
+        args.seeds, args.steps, parts = args.seeds[:1], QUICK_STEPS, ["uda"]
+        args.output_dir = str(Path(args.output_dir) / "quick")
+        args.store = Path(args.output_dir) / "store.json"  # quick runs never join the study
+    if not parts:
+        parser.error("choose --part (repeatable) or --quick")
+    run_store.STORE = args.store
+    from pixl.data.kinds import is_prepared, prepare_dataset
+
+    root = Path("data/texscapes")
+    if not is_prepared("texscapes", root):
+        prepare_dataset("texscapes", root)
+    start = time.perf_counter()
+    for part in parts:
+        if part == "render":
+            continue
+        print(f"== {part}")
+        if part in BEST_PARTS:
+            rows = derived_rows(args.seeds, args.steps).get(part)
+            if rows is None:
+                parser.error(
+                    f"--part {part} needs the best PiXL row: run uda, switches-a, "
+                    "switches-b and all-switches on all seeds first"
+                )
+            labels = tuple(row.label for row in rows)
+        else:
+            labels = PARTS[part]
+        if part == "digits" and not is_prepared("digits", Path("data/digits")):
+            prepare_dataset("digits", Path("data/digits"))
+        runs = runs_of(labels, part_seeds(part, args.seeds), args.steps)
+        execute(runs, args)
+        add_features(runs)
+    # Runs stored by an older version of this script, whose folders are still here, get theirs.
+    derived_rows(args.seeds, args.steps)
+    add_features(runs_of(tuple(ROWS), args.seeds, args.steps))
+    minutes = (time.perf_counter() - start) / 60
+    body = render(args)
+    sitting = (
+        f"This sitting ({', '.join(parts)}) took {minutes:.1f} min, {args.jobs} runs at a time on "
+        f"{os.cpu_count()} cores; the tables are rendered from every run stored in "
+        f"`benchmarks/{args.store.name}`."
+    )
+    results.write_result(
+        "pixl_paper_regime",
+        [("PiXL in the paper's regime (TexScapes)", f"{sitting}\n\n{body}")],
+        title="PiXL in the paper's regime",
+        quick=args.quick,
+    )
+    if not args.quick:
+        write_results_section(body)
+    print(body)
+
+
+if __name__ == "__main__":
+    main()
