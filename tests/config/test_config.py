@@ -182,3 +182,21 @@ def test_eval_batch_defaults_to_8_for_small_fixed_size_images(
     assert config.eval.batch_size == expected
     saved = save_config(config, tmp_path / "resolved.yaml")
     assert load_config(saved).eval.batch_size == expected
+
+
+def test_new_pixl_switches_default_to_the_former_behaviour(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    p = config.pixl
+    assert (p.cell_purity, p.projection, p.projection_dim, p.anchors) == (0.0, "none", 256, "drift")
+    assert config.self_training.teacher_norm == "eval"
+    assert p.weight == 1.0  # eq. (17)
+    for bad in ("pixl.cell_purity=1.0", "pixl.anchors=joint", "self_training.teacher_norm=x"):
+        with pytest.raises(ConfigError):
+            load_config(write(tmp_path, MINIMAL), [bad])
+
+
+def test_shipped_pixl_configs_take_weight_1_except_digitscenes() -> None:
+    for name in list_packaged_configs():
+        config = load_config(name)
+        if config.pixl.enabled and not name.startswith("digits/"):
+            assert config.pixl.weight == 1.0, name

@@ -33,6 +33,9 @@ PseudoWeighting = Literal["image_fraction", "pixel_mask"]
 PiXLGroup = Literal["per_pass", "joint"]
 PiXLMixedWeighting = Literal["none", "pseudo"]
 EtaOrigin = Literal["step0", "start_step"]
+PiXLProjection = Literal["none", "head"]
+PiXLAnchors = Literal["drift", "all"]
+TeacherNorm = Literal["eval", "train"]
 
 
 class Section(BaseModel):
@@ -100,11 +103,13 @@ class PiXLConfig(Section):
     enabled: bool = True
     adaptive_selection: bool = True
     temperature: PositiveFloat = 1.0
-    """Not given in the paper; 1.0 (as CLUDA) and weight 0.5 pulled least against the CE on
-    DigitScenes in the paper's regime (benchmarks/results/where_pixl_helps.md)."""
+    """Not given in the paper; 1.0 as CLUDA (no temperature). At 1.0 PiXL's gradient on the
+    features is near the CE's, at 0.1 many times it (benchmarks/results/where_pixl_helps.md)."""
     eta_start: float = Field(0.2, ge=0.0, le=1.0)
     eta_end: float = Field(0.001, ge=0.0, le=1.0)
-    weight: float = Field(0.5, ge=0.0)
+    weight: float = Field(1.0, ge=0.0)
+    """Weight of L_DPA in the total loss: 1, eq. (17) (CLUDA's single-resolution contrast has no
+    factor either); the from-scratch DigitScenes configs use 0.1 (docs/design.md)."""
     start_step: int = Field(0, ge=0)
     """First step with the PiXL terms. 0 (the paper) for ImageNet-initialised models; a model
     trained from scratch has no class structure in its features to build prototypes from at first,
@@ -119,6 +124,30 @@ class PiXLConfig(Section):
     eta_from: EtaOrigin = "step0"
     """Where the eta schedule starts: ``step0`` (eta_start at step 0), or ``start_step`` (eta_start
     when PiXL joins at ``start_step``, reaching eta_end at the last step)."""
+    cell_purity: float = Field(0.0, ge=0.0, lt=1.0)
+    """Labels at feature resolution: 0 (default), each stride cell takes the majority of its valid
+    pixels; > 0, the majority class is kept only where it covers at least this fraction of ALL the
+    cell's pixels (ignored ones counted), else the cell is ignored: SePiCo's / DAFormer's
+    ``downscale_label_ratio`` rule at 0.75 (``pixl.core.labels_to_feature_resolution``)."""
+    projection: PiXLProjection = "none"
+    """``none`` (default): PiXL aligns the decoder embedding itself; ``head``: a projection head
+    (1x1 conv, BN, ReLU, 1x1 conv to ``projection_dim``; SePiCo / Wang et al.) is part of the model
+    (optimised at the head learning rate, saved in checkpoints) and its output is the model's
+    ``features``; CE and entropies still come from the classifier on the decoder embedding."""
+    projection_dim: PositiveInt = 256
+    """Output channels of the projection head (Wang et al.'s ``proj_dim`` 256)."""
+    anchors: PiXLAnchors = "drift"
+    """``drift`` (default, the paper): joint pixels make the prototypes, drift pixels are the
+    anchors; ``all``: the symmetric ablation (CLUDA-like pixel contrast), every valid pixel is a
+    prototype source and an anchor, no joint/drift split."""
+
+    @model_validator(mode="after")
+    def _projection_needs_pixl(self) -> PiXLConfig:
+        if self.projection != "none" and not self.enabled:
+            raise ValueError(
+                "pixl.projection 'head' needs pixl.enabled: true (the head would get no gradient)"
+            )
+        return self
 
 
 class Margins(Section):
@@ -149,6 +178,11 @@ class SelfTrainingConfig(Section):
     follows the student). 0, the paper's setting, suits ImageNet-initialised models; a model
     trained from scratch would otherwise self-train on a teacher that calls every target pixel
     background (DigitScenes configs)."""
+    teacher_norm: TeacherNorm = "eval"
+    """How the teacher's BatchNorm runs when it makes pseudo-labels: ``eval`` (default), its
+    (EMA-averaged) running statistics; ``train``, the statistics of the current target batch as
+    DACS / HRDA's teacher does, dropout and drop-path still off, its running statistics unchanged
+    (``pixl.engine.teacher.batch_statistics``)."""
 
 
 class FDConfig(Section):

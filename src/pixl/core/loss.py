@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +19,10 @@ from pixl.core.selection import select_from_low
 
 Resolution = tuple[Tensor, Tensor, Tensor]
 """``(features [B,D,h,w], logits [B,C,h,w], labels [B,h,w])`` at one resolution."""
+Anchors = Literal["drift", "all"]
+"""``drift``: the paper (joint pixels make prototypes, drift pixels are pulled); ``all``: the
+symmetric ablation, every valid pixel makes the prototypes and is pulled."""
+ANCHORS: tuple[Anchors, ...] = ("drift", "all")
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ def pixl_loss_with_stats(
     ignore_index: int = IGNORE_INDEX,
     low_weight: Tensor | None = None,
     high_weight: Tensor | None = None,
+    anchors: Anchors = "drift",
 ) -> PiXLResult:
     """:func:`pixl_loss` together with its :class:`PiXLStats`.
 
@@ -106,6 +112,7 @@ def pixl_loss_with_stats(
     """
     _check_weight("low_weight", low_weight, low)
     _check_weight("high_weight", high_weight, high)
+    _check_anchors(anchors)
     check_eta(eta)
     check_temperature(temperature)
     check_resolution("low", low, num_classes, ignore_index)
@@ -131,8 +138,14 @@ def pixl_loss_with_stats(
             eta=eta,
             temperature=temperature,
             adaptive_selection=adaptive_selection and high is not None,
+            anchors=anchors,
         )
     return PiXLResult(result.loss.to(out_dtype), result.stats)
+
+
+def _check_anchors(anchors: str) -> None:
+    if anchors not in ANCHORS:
+        raise ValueError(f"anchors: expected one of {list(ANCHORS)}, got {anchors!r}")
 
 
 def _pixl_loss(
@@ -142,13 +155,20 @@ def _pixl_loss(
     eta: float,
     temperature: float,
     adaptive_selection: bool,
+    anchors: Anchors = "drift",
 ) -> PiXLResult:
-    # Eq. (8)-(9): one threshold per image over its valid pixels of all resolutions pooled.
-    entropy = torch.cat([r.entropy for r in resolutions], dim=1)
-    valid = torch.cat([r.valid for r in resolutions], dim=1)
-    threshold = masked_quantile(entropy, valid, 1.0 - eta)[:, None]
-    joint = [r.valid & (r.entropy < threshold) for r in resolutions]
-    drift = [r.valid & (r.entropy >= threshold) for r in resolutions]
+    if anchors == "all":
+        # The symmetric ablation: no split, every valid pixel is a source and an anchor (the
+        # stats then count every valid pixel as joint and as drift).
+        joint = [r.valid for r in resolutions]
+        drift = joint
+    else:
+        # Eq. (8)-(9): one threshold per image over its valid pixels of all resolutions pooled.
+        entropy = torch.cat([r.entropy for r in resolutions], dim=1)
+        valid = torch.cat([r.valid for r in resolutions], dim=1)
+        threshold = masked_quantile(entropy, valid, 1.0 - eta)[:, None]
+        joint = [r.valid & (r.entropy < threshold) for r in resolutions]
+        drift = [r.valid & (r.entropy >= threshold) for r in resolutions]
 
     # Eq. (10), (13): prototypes from detached joint features (the asymmetric stop-gradient).
     sums, counts = zip(
@@ -202,6 +222,7 @@ def pixl_loss(
     ignore_index: int = IGNORE_INDEX,
     low_weight: Tensor | None = None,
     high_weight: Tensor | None = None,
+    anchors: Anchors = "drift",
 ) -> Tensor:
     """The PiXL drift-alignment loss of a group of B images (docs/design.md, "The core contract").
 
@@ -215,6 +236,11 @@ def pixl_loss(
     anchor's term; the loss stays a sum over anchors divided by their count (so weights below 1
     weaken the pull, as a weighted CE does). Without them every anchor weighs 1 (the paper).
 
+    ``anchors="all"`` is the symmetric ablation (pixel contrast with every pixel an anchor, as
+    CLUDA): no entropy split (``eta`` is not used), prototypes are the normalised class means of
+    all valid pixels (still adaptively selected, still without gradient) and every valid pixel is
+    pulled to its class's prototype.
+
     Shape: low/high = (features [B,D,h,w], logits [B,C,h,w], labels [B,h,w]) -> [] (scalar)
     """
     return pixl_loss_with_stats(
@@ -227,6 +253,7 @@ def pixl_loss(
         ignore_index=ignore_index,
         low_weight=low_weight,
         high_weight=high_weight,
+        anchors=anchors,
     ).loss
 
 
@@ -246,6 +273,7 @@ class PiXLLoss(nn.Module):
         temperature: float = 1.0,
         adaptive_selection: bool = True,
         ignore_index: int = IGNORE_INDEX,
+        anchors: Anchors = "drift",
     ) -> None:
         super().__init__()
         if num_classes < 1:
@@ -253,7 +281,9 @@ class PiXLLoss(nn.Module):
                 f"num_classes: expected a positive number of classes, got {num_classes}"
             )
         check_temperature(temperature)
+        _check_anchors(anchors)
         self.num_classes = num_classes
+        self.anchors = anchors
         self.temperature = temperature
         self.adaptive_selection = adaptive_selection
         self.ignore_index = ignore_index
@@ -276,10 +306,12 @@ class PiXLLoss(nn.Module):
             ignore_index=self.ignore_index,
             low_weight=low_weight,
             high_weight=high_weight,
+            anchors=self.anchors,
         )
 
     def extra_repr(self) -> str:
         return (
             f"num_classes={self.num_classes}, temperature={self.temperature}, "
-            f"adaptive_selection={self.adaptive_selection}, ignore_index={self.ignore_index}"
+            f"adaptive_selection={self.adaptive_selection}, ignore_index={self.ignore_index}, "
+            f"anchors={self.anchors!r}"
         )

@@ -17,6 +17,7 @@ from pixl.errors import ConfigError
 from pixl.models import (
     create_model,
     set_activation_checkpointing,
+    with_projection,
     without_starting_weights,
 )
 
@@ -40,7 +41,9 @@ def build_model(
 
     ``num_classes``: default, the labelled data's (read from it); ``pretrained=False`` builds
     the encoder without its starting weights (inference: the trained weights replace them, and
-    no hub or weights file is needed)."""
+    no hub or weights file is needed). ``pixl.projection: head`` wraps the model with its
+    projection head (``pixl.models.WithProjection``), so checkpoints of such a run load into the
+    model built from their saved config."""
     options = config.model.options if pretrained else without_starting_weights(config.model.options)
     classes = num_classes_of(config) if num_classes is None else num_classes
     try:
@@ -49,6 +52,9 @@ def build_model(
         raise ConfigError(f"model.options: {error}") from None
     if config.model.activation_checkpointing:
         set_activation_checkpointing(model)
+    if config.pixl.projection == "head":
+        # Built after the model, so the model's own initial weights are those without a head.
+        model = with_projection(model, config.pixl.projection_dim)
     return model
 
 

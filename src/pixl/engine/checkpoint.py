@@ -414,8 +414,11 @@ def warm_start(model: nn.Module, path: str | Path) -> None:
     """Initialise ``model`` from ``path`` (``model.init_from``): every tensor must fit exactly.
 
     The run itself starts fresh (step 0, new optimizer and schedule); only the weights are taken.
+    A model with a projection head also takes a file trained without one; its head starts fresh.
     """
-    state = init_state_dict(path)
+    from pixl.models import warm_start_state
+
+    state = warm_start_state(init_state_dict(path), model)
     problems = weight_mismatches(state, model)
     if problems:
         raise CheckpointError(f"{path}: does not fit this model ({problems[0]})")

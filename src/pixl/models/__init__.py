@@ -13,6 +13,12 @@ from pixl.models.fd import FeatureDistance, masked_distance, thing_mask
 from pixl.models.hrda import HRDA, fuse_scales, sample_detail_box
 from pixl.models.inference import predict_logits
 from pixl.models.optim import param_groups
+from pixl.models.projection import (
+    ProjectionHead,
+    WithProjection,
+    warm_start_state,
+    with_projection,
+)
 from pixl.models.registry import (
     create_model,
     list_models,
@@ -42,10 +48,12 @@ __all__ = [
     "LoadReport",
     "ModelBase",
     "Predictor",
+    "ProjectionHead",
     "SegmentationModel",
     "SegmentationOutput",
     "Segmentor",
     "TrainOutput",
+    "WithProjection",
     "build_encoder",
     "create_model",
     "fuse_scales",
@@ -63,5 +71,7 @@ __all__ = [
     "save_weights",
     "set_activation_checkpointing",
     "thing_mask",
+    "warm_start_state",
+    "with_projection",
     "without_starting_weights",
 ]

@@ -73,6 +73,8 @@ def collect_pixel_features(
     """Run ``model`` over labelled batches and keep ``per_class`` seeded random pixels per class.
 
     ``normalize`` L2-normalises each feature first (the space PiXL's alignment works in).
+    The features are the model's ``features``: with ``pixl.projection: head`` the projected
+    embedding, which is the one PiXL aligns, so that is the right space to look at.
     """
     was_training = model.training
     model.eval()

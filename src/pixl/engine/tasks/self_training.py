@@ -6,6 +6,7 @@ the step's second pass. After the optimizer step the teacher averages the studen
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -16,7 +17,7 @@ from pixl.data.augment import strong_augment
 from pixl.data.mixing import class_mix
 from pixl.engine.tasks.base import Sample, TrainBatch
 from pixl.engine.tasks.pseudo import PseudoLabels, teacher_pseudo_labels
-from pixl.engine.teacher import EMATeacher
+from pixl.engine.teacher import EMATeacher, batch_statistics
 
 
 class SelfTraining:
@@ -48,14 +49,18 @@ class SelfTraining:
             raise ValueError("self-training needs an unlabelled batch")
         st = self.config
         target = batch.unlabelled["image"]
-        pseudo = teacher_pseudo_labels(
-            self.teacher.module,
-            target,
-            st.pseudo_threshold,
-            st.margins,
-            st.pseudo_weighting,
-            batch.unlabelled.get("frame_box"),
-        )
+        teacher = self.teacher.module
+        # teacher_norm "train": BatchNorm on the target batch's statistics (DACS / HRDA).
+        norm = batch_statistics(teacher) if st.teacher_norm == "train" else nullcontext()
+        with norm:
+            pseudo = teacher_pseudo_labels(
+                teacher,
+                target,
+                st.pseudo_threshold,
+                st.margins,
+                st.pseudo_weighting,
+                batch.unlabelled.get("frame_box"),
+            )
         images, labels, weight = self.mix(batch.labelled, target, pseudo)
         stats = {
             "pseudo/confidence": pseudo.confidence.mean().detach(),

@@ -47,7 +47,11 @@ class PiXLTerm:
         self.passes = passes
         self.num_classes = num_classes
         self.criterion = PiXLLoss(
-            num_classes, config.temperature, config.adaptive_selection, IGNORE_INDEX
+            num_classes,
+            config.temperature,
+            config.adaptive_selection,
+            IGNORE_INDEX,
+            anchors=config.anchors,
         )
 
     def eta(self, step: int) -> float:
@@ -109,7 +113,10 @@ class PiXLTerm:
         self, out: SegmentationOutput, labels: Tensor, weight: Tensor | None
     ) -> _GroupInput:
         size = (out.features.shape[-2], out.features.shape[-1])
-        cells = labels_to_feature_resolution(labels, size, self.num_classes, IGNORE_INDEX)
+        # Labels and pseudo-labels alike: the majority per cell, or ignored below pixl.cell_purity.
+        cells = labels_to_feature_resolution(
+            labels, size, self.num_classes, IGNORE_INDEX, self.config.cell_purity
+        )
         # A cell weighs the mean of its pixels' weights (labels take the cell's majority).
         cell_weight = (
             None
