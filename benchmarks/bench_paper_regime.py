@@ -318,6 +318,44 @@ def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> 
     return "\n".join(lines)
 
 
+def per_class_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
+    """Per class: the reference's mean IoU, and each row's mean paired IoU difference with its
+    reference, in points (seeds where both runs are stored)."""
+    store = load_store()
+    rows = []
+    for label in labels:
+        row = ROWS[label]
+        if row.reference is None:
+            continue
+        pairs = [
+            (store[run_of(row, s, steps).key], store[run_of(ROWS[row.reference], s, steps).key])
+            for s in seeds
+            if run_of(row, s, steps).key in store
+            and run_of(ROWS[row.reference], s, steps).key in store
+        ]
+        if pairs:
+            rows.append((label, pairs))
+    if not rows:
+        return "(no paired runs yet)"
+    classes = sorted(rows[0][1][0][1]["per_class"])
+    lines = [
+        "| setting (n pairs) | " + " | ".join(classes) + " |",
+        "|---|" + "---:|" * len(classes),
+    ]
+    for label, pairs in rows:
+        cells = [
+            f"{100 * statistics.fmean(a['per_class'][c] - b['per_class'][c] for a, b in pairs):+.1f}"
+            for c in classes
+        ]
+        lines.append(f"| {label} ({len(pairs)}) | " + " | ".join(cells) + " |")
+    base_keys = (run_of(ROWS[BASE], s, steps).key for s in seeds)
+    base = [store[k] for k in base_keys if k in store]
+    if base:
+        cells = [f"{100 * statistics.fmean(e['per_class'][c] for e in base):.1f}" for c in classes]
+        lines.append(f"| *{BASE}: IoU* ({len(base)}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def verdict(deltas: list[float], seeds: int) -> str:
     """Higher on at least 4 of 5 seeds (the study's bar; all of them with fewer seeds), lower on as
     many, or neither; '-' before every seed is in (no verdict on partial evidence)."""
@@ -417,6 +455,20 @@ def render(args: argparse.Namespace) -> str:
             body += f"\n\n### {part} (best switches)\n\n" + rows_table(
                 [r.label for r in rows], part_seeds(part, args.seeds), args.steps
             )
+    body += (
+        "\n\n### Per class: mean paired IoU difference with the reference row, points\n\n"
+        + per_class_table(
+            [
+                *PARTS["uda"],
+                *PARTS["switches-a"],
+                *PARTS["switches-b"],
+                ALL_SWITCHES,
+                *PARTS["hrda"],
+            ],
+            args.seeds,
+            args.steps,
+        )
+    )
     body += (
         "\n\n### Late-run statistics\n\nMean over the last quarter of the logged steps, over "
         "seeds; PiXL terms weighted as added to the loss.\n\n"
