@@ -357,9 +357,10 @@ def per_class_table(labels: list[str], seeds: tuple[int, ...], steps: int | None
 
 
 def verdict(deltas: list[float], seeds: int) -> str:
-    """Higher on at least 4 of 5 seeds (the study's bar; all of them with fewer seeds), lower on as
-    many, or neither; '-' before every seed is in (no verdict on partial evidence)."""
-    if len(deltas) < seeds:
+    """Higher on at least 4 of 5 seeds (the study's bar; all of them with 3 or 4 seeds), lower on
+    as many, or neither; '-' before every seed is in (no verdict on partial evidence) and with
+    fewer than 3 seeds."""
+    if len(deltas) < seeds or seeds < 3:  # one or two seeds decide nothing
         return "-"
     bar = seeds - 1 if seeds >= 5 else seeds
     above = sum(d > 0 for d in deltas)
@@ -525,6 +526,7 @@ def main() -> None:
     if not is_prepared("texscapes", root):
         prepare_dataset("texscapes", root)
     start = time.perf_counter()
+    trained = 0
     for part in parts:
         if part == "render":
             continue
@@ -543,17 +545,22 @@ def main() -> None:
             prepare_dataset("digits", Path("data/digits"))
         runs = runs_of(labels, part_seeds(part, args.seeds), args.steps)
         execute(runs, args)
+        trained += args.trained
         add_features(runs)
     # Runs stored by an older version of this script, whose folders are still here, get theirs.
     derived_rows(args.seeds, args.steps)
     add_features(runs_of(tuple(ROWS), args.seeds, args.steps))
     minutes = (time.perf_counter() - start) / 60
     body = render(args)
-    sitting = (
-        f"This sitting ({', '.join(parts)}) took {minutes:.1f} min, {args.jobs} runs at a time on "
-        f"{os.cpu_count()} cores; the tables are rendered from every run stored in "
-        f"`benchmarks/{args.store.name}`."
-    )
+    store_name = args.store.resolve().relative_to(BENCH.parent)
+    if trained:
+        sitting = (
+            f"This sitting ({', '.join(parts)}) trained {trained} runs in {minutes:.1f} min, "
+            f"{args.jobs} at a time on {os.cpu_count()} cores"
+        )
+    else:
+        sitting = "Rendered only (no run trained in this invocation)"
+    sitting += f"; the tables are rendered from every run stored in `{store_name}`."
     results.write_result(
         "pixl_paper_regime",
         [("PiXL in the paper's regime (TexScapes)", f"{sitting}\n\n{body}")],
