@@ -202,6 +202,13 @@ def run_of(row: Row, seed: int, steps: int | None) -> Run:
     return Run(row.label, row.config, row.overrides, seed, steps, stage="texscapes")
 
 
+def stored(label: str, seeds: tuple[int, ...], steps: int | None) -> dict[int, dict]:
+    """The stored entries of a row, by seed (seeds not stored are left out)."""
+    store = load_store()
+    keys = {seed: run_of(ROWS[label], seed, steps).key for seed in seeds}
+    return {seed: store[key] for seed, key in keys.items() if key in store}
+
+
 def runs_of(labels: tuple[str, ...], seeds: tuple[int, ...], steps: int | None) -> list[Run]:
     return [run_of(ROWS[label], seed, steps) for label in labels for seed in seeds]
 
@@ -259,6 +266,7 @@ def anchor_accuracy(model: Any, batches: Iterable[dict], eta: float) -> dict[str
     """
     from pixl.core import labels_to_feature_resolution
     from pixl.core.constants import IGNORE_INDEX
+    from pixl.core.entropy import pixel_entropy
     from pixl.core.partition import masked_quantile
 
     counts = {"joint": [0, 0], "drift": [0, 0]}  # [right, all]
@@ -267,7 +275,7 @@ def anchor_accuracy(model: Any, batches: Iterable[dict], eta: float) -> dict[str
         classes = logits.shape[1]
         cells = labels_to_feature_resolution(batch["label"], tuple(logits.shape[-2:]), classes)
         probs = logits.softmax(1)
-        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1).flatten(1)
+        entropy = pixel_entropy(probs, dim=1).flatten(1)
         valid = (cells != IGNORE_INDEX).flatten(1)
         threshold = masked_quantile(entropy, valid, 1.0 - eta)
         right = (logits.argmax(1) == cells).flatten(1)
@@ -280,7 +288,6 @@ def anchor_accuracy(model: Any, batches: Iterable[dict], eta: float) -> dict[str
 
 
 def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
-    store = load_store()
     lines = [
         "| setting | paired with | mIoU % mean ± std (n) | per seed | paired difference, points "
         "(seeds above) | verdict | CH (higher = more compact) | DB (lower = better) | "
@@ -289,19 +296,16 @@ def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> 
     ]
     for label in labels:
         row = ROWS[label]
-        entries = {
-            s: store[run_of(row, s, steps).key] for s in seeds if run_of(row, s, steps).key in store
-        }
-        if not entries:
-            continue
+        entries = stored(label, seeds, steps)
         mious = [100 * e["miou"] for e in entries.values()]
         deltas: list[float] = []
         if row.reference is not None:
-            ref = ROWS[row.reference]
-            for seed, entry in entries.items():
-                ref_entry = store.get(run_of(ref, seed, steps).key)
-                if ref_entry is not None:
-                    deltas.append(100 * (entry["miou"] - ref_entry["miou"]))
+            reference = stored(row.reference, seeds, steps)
+            deltas = [
+                100 * (entry["miou"] - reference[seed]["miou"])
+                for seed, entry in entries.items()
+                if seed in reference
+            ]
         ch = [e["features"]["calinski_harabasz"] for e in entries.values() if "features" in e]
         db = [e["features"]["davies_bouldin"] for e in entries.values() if "features" in e]
         drift = [100 * e["anchors"]["drift_accuracy"] for e in entries.values() if "anchors" in e]
@@ -321,18 +325,13 @@ def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> 
 def per_class_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
     """Per class: the reference's mean IoU, and each row's mean paired IoU difference with its
     reference, in points (seeds where both runs are stored)."""
-    store = load_store()
     rows = []
     for label in labels:
         row = ROWS[label]
         if row.reference is None:
             continue
-        pairs = [
-            (store[run_of(row, s, steps).key], store[run_of(ROWS[row.reference], s, steps).key])
-            for s in seeds
-            if run_of(row, s, steps).key in store
-            and run_of(ROWS[row.reference], s, steps).key in store
-        ]
+        entries, reference = stored(label, seeds, steps), stored(row.reference, seeds, steps)
+        pairs = [(entry, reference[seed]) for seed, entry in entries.items() if seed in reference]
         if pairs:
             rows.append((label, pairs))
     if not rows:
@@ -348,8 +347,7 @@ def per_class_table(labels: list[str], seeds: tuple[int, ...], steps: int | None
             for c in classes
         ]
         lines.append(f"| {label} ({len(pairs)}) | " + " | ".join(cells) + " |")
-    base_keys = (run_of(ROWS[BASE], s, steps).key for s in seeds)
-    base = [store[k] for k in base_keys if k in store]
+    base = list(stored(BASE, seeds, steps).values())
     if base:
         cells = [f"{100 * statistics.fmean(e['per_class'][c] for e in base):.1f}" for c in classes]
         lines.append(f"| *{BASE}: IoU* ({len(base)}) | " + " | ".join(cells) + " |")
@@ -373,7 +371,6 @@ def verdict(deltas: list[float], seeds: int) -> str:
 
 def late_stats_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> str:
     """What the PiXL term saw late in training: anchors, prototypes, its weighted size vs the CE."""
-    store = load_store()
     keys = (
         ("train/ce_labelled", "CE labelled"),
         ("train/ce_mixed", "CE mixed"),
@@ -388,11 +385,7 @@ def late_stats_table(labels: list[str], seeds: tuple[int, ...], steps: int | Non
         "|---|" + "---:|" * len(keys),
     ]
     for label in labels:
-        entries = [
-            store[run_of(ROWS[label], s, steps).key]
-            for s in seeds
-            if run_of(ROWS[label], s, steps).key in store
-        ]
+        entries = list(stored(label, seeds, steps).values())
         if not entries:
             continue
         cells = []
