@@ -129,13 +129,14 @@ BEST_PARTS = ("temperature", "ssl", "supervised", "digits", "eta")
 BEST_CANDIDATES = (PIXL, *SWITCH_ROWS, ALL_SWITCHES)
 
 
-def best_row(seeds: tuple[int, ...], steps: int | None) -> Row | None:
-    """The PiXL row (eq. 17, a switch alone or all switches) with the highest mean mIoU over
-    ``seeds``; None until every candidate has all of them stored (no choice on partial evidence)."""
+def best_row(steps: int | None) -> Row | None:
+    """The PiXL row (eq. 17, a switch alone or all switches) with the highest mean mIoU over the
+    study's five seeds, whatever ``--seeds`` a sitting trains; None until every candidate has all
+    of them stored (no choice on partial evidence)."""
     store = load_store()
     means = {}
     for label in BEST_CANDIDATES:
-        keys = [run_of(ROWS[label], s, steps).key for s in seeds]
+        keys = [run_of(ROWS[label], s, steps).key for s in SEEDS]
         if not all(k in store for k in keys):
             return None
         means[label] = statistics.fmean(store[k]["miou"] for k in keys)
@@ -396,10 +397,10 @@ def late_stats_table(labels: list[str], seeds: tuple[int, ...], steps: int | Non
     return "\n".join(lines)
 
 
-def derived_rows(seeds: tuple[int, ...], steps: int | None) -> dict[str, list[Row]]:
+def derived_rows(steps: int | None) -> dict[str, list[Row]]:
     """The rows of the parts that use the best switches, registered in ROWS (none before the
     switch parts are complete)."""
-    best = best_row(seeds, steps)
+    best = best_row(steps)
     if best is None:
         return {}
     out = {part: best_rows(best, part) for part in BEST_PARTS}
@@ -413,8 +414,8 @@ def part_seeds(part: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def render(args: argparse.Namespace) -> str:
-    derived = derived_rows(args.seeds, args.steps)
-    best = best_row(args.seeds, args.steps)
+    derived = derived_rows(args.steps)
+    best = best_row(args.steps)
     body = (
         "TexScapes synth -> photo, ImageNet EfficientNet-Lite0 (offline package weights), 400 "
         "steps, 192-px crops, batch 4 + 4, PiXL from step 0 (`texscapes/*` configs). Each row "
@@ -520,12 +521,27 @@ def main() -> None:
         prepare_dataset("texscapes", root)
     start = time.perf_counter()
     trained = 0
+    # Runs of consecutive parts share one pool, so an odd count in one part leaves no core idle;
+    # a part on the best row waits for them only when they may decide the best row.
+    pending: list[Run] = []
+
+    def flush() -> int:
+        if not pending:
+            return 0
+        execute(pending, args)
+        add_features(pending)
+        pending.clear()
+        return args.trained
+
     for part in parts:
         if part == "render":
             continue
         print(f"== {part}")
         if part in BEST_PARTS:
-            rows = derived_rows(args.seeds, args.steps).get(part)
+            rows = derived_rows(args.steps).get(part)
+            if rows is None:  # the pending runs may complete the candidates
+                trained += flush()
+                rows = derived_rows(args.steps).get(part)
             if rows is None:
                 parser.error(
                     f"--part {part} needs the best PiXL row: run uda, switches-a, "
@@ -536,12 +552,10 @@ def main() -> None:
             labels = PARTS[part]
         if part == "digits" and not is_prepared("digits", Path("data/digits")):
             prepare_dataset("digits", Path("data/digits"))
-        runs = runs_of(labels, part_seeds(part, args.seeds), args.steps)
-        execute(runs, args)
-        trained += args.trained
-        add_features(runs)
+        pending += runs_of(labels, part_seeds(part, args.seeds), args.steps)
+    trained += flush()
     # Runs stored by an older version of this script, whose folders are still here, get theirs.
-    derived_rows(args.seeds, args.steps)
+    derived_rows(args.steps)
     add_features(runs_of(tuple(ROWS), args.seeds, args.steps))
     minutes = (time.perf_counter() - start) / 60
     body = render(args)

@@ -1,0 +1,80 @@
+"""The paper-regime study's bookkeeping: the verdict rule, which row is "best", how its rows pair."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+# Plain imports: a file of this repository that fails to import must fail the test, not skip it.
+import bench_paper_regime as study
+from ablations import store as run_store
+from ablations.store import save_store
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_store, "STORE", tmp_path / "store.json")
+
+    def fill(miou_by_label: dict[str, list[float]]) -> None:
+        entries = {}
+        for label, mious in miou_by_label.items():
+            for seed, miou in zip(study.SEEDS, mious, strict=False):
+                entries[study.run_of(study.ROWS[label], seed, None).key] = {"miou": miou}
+        save_store(entries)
+
+    return fill
+
+
+def test_verdict_needs_every_seed_and_four_of_five():
+    assert study.verdict([1, 2, 3, -1, 0.5], 5) == "**higher**"
+    assert study.verdict([-1, -2, -3, 1, -0.5], 5) == "**lower**"
+    assert study.verdict([1, 2, 3, -1, -0.5], 5) == "no consistent difference"
+    assert study.verdict([1, 2, 3, 4], 5) == "-"  # a seed missing: no verdict on partial evidence
+    assert study.verdict([1, 2, 3], 3) == "**higher**"  # with 3 seeds, all of them
+    assert study.verdict([1, 2, -3], 3) == "no consistent difference"
+    assert study.verdict([1, 2], 2) == "-"
+
+
+def test_the_best_row_waits_for_every_candidate_on_every_seed(store):
+    means = {label: [0.5] * 5 for label in study.BEST_CANDIDATES}
+    means["PiXL + projection head"] = [0.6, 0.6, 0.6, 0.6]  # best so far, but seed 4 missing
+    store(means)
+    assert study.best_row(None) is None
+    assert study.derived_rows(None) == {}
+
+
+def test_the_best_row_is_the_highest_mean_over_all_five_seeds(store):
+    means = {label: [0.5] * 5 for label in study.BEST_CANDIDATES}
+    # Highest on the first three seeds, lower over all five: the five decide.
+    means["PiXL + cell purity 0.75"] = [0.9, 0.9, 0.9, 0.0, 0.0]
+    means["PiXL + projection head"] = [0.55] * 5
+    # The every-pixel ablation is not a candidate, however high.
+    means["every pixel an anchor (no joint/drift split)"] = [0.99] * 5
+    store(means)
+    assert study.best_row(None).label == "PiXL + projection head"
+
+
+def test_best_rows_differ_from_their_baseline_only_in_pixl(store):
+    means = {label: [0.5] * 5 for label in study.BEST_CANDIDATES}
+    means[study.ALL_SWITCHES] = [0.7] * 5
+    store(means)
+    derived = study.derived_rows(None)
+    switches = study.ROWS[study.ALL_SWITCHES].overrides
+    assert any(o.startswith("self_training.") for o in switches)
+    temperature = derived["temperature"][0]
+    assert temperature.reference == study.ALL_SWITCHES
+    assert temperature.overrides == (*switches, "pixl.temperature=0.1")
+    baseline, pixl = derived["ssl"]
+    assert pixl.reference == baseline.label and baseline.overrides == ()
+    assert pixl.overrides == switches
+    # The supervised run has no teacher: its self-training switch is dropped, the others kept.
+    _, supervised = derived["supervised"]
+    assert supervised.overrides == tuple(o for o in switches if not o.startswith("self_training."))
+    assert [r.overrides[-1] for r in derived["eta"]] == [
+        f"pixl.eta_start={eta}" for eta in study.ETAS
+    ]
+    assert all(study.ROWS[r.label] == r for rows in derived.values() for r in rows)  # registered
+    assert study.part_seeds("digits", study.SEEDS) == (0, 1, 2)
