@@ -298,6 +298,9 @@ def rows_table(labels: list[str], seeds: tuple[int, ...], steps: int | None) -> 
     for label in labels:
         row = ROWS[label]
         entries = stored(label, seeds, steps)
+        if not entries:  # a planned row no sitting has trained yet
+            lines.append(f"| {label} | {row.reference or 'reference'} | not run yet |" + " |" * 7)
+            continue
         mious = [100 * e["miou"] for e in entries.values()]
         deltas: list[float] = []
         if row.reference is not None:
