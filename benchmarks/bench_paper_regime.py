@@ -380,6 +380,7 @@ def late_stats_table(labels: list[str], seeds: tuple[int, ...], steps: int | Non
         ("train/ce_mixed", "CE mixed"),
         ("train/pixl_labelled", "PiXL labelled"),
         ("train/pixl_mixed", "PiXL mixed"),
+        ("pixl_labelled/drift_pixels", "drift px (labelled)"),
         ("pixl_mixed/drift_pixels", "drift px (mixed)"),
         ("pixl_mixed/prototypes", "prototypes (mixed)"),
         ("pseudo/weight", "pseudo weight"),
@@ -453,6 +454,11 @@ def render(args: argparse.Namespace) -> str:
             body += f"\n\n### {part} (best switches)\n\n" + rows_table(
                 [r.label for r in rows], part_seeds(part, args.seeds), args.steps
             )
+    # The best row's TexScapes rows join the per-class and late tables (DigitScenes has its own
+    # classes, and its rows are in their part's table above).
+    texscapes_derived = [
+        r.label for part, rows in derived.items() if part != "digits" for r in rows
+    ]
     body += (
         "\n\n### Per class: mean paired IoU difference with the reference row, points\n\n"
         + per_class_table(
@@ -462,6 +468,7 @@ def render(args: argparse.Namespace) -> str:
                 *PARTS["switches-b"],
                 ALL_SWITCHES,
                 *PARTS["hrda"],
+                *texscapes_derived,
             ],
             args.seeds,
             args.steps,
@@ -477,6 +484,7 @@ def render(args: argparse.Namespace) -> str:
                 *PARTS["switches-b"],
                 ALL_SWITCHES,
                 *PARTS["hrda"],
+                *texscapes_derived,
             ],
             args.seeds,
             args.steps,
