@@ -133,13 +133,12 @@ def best_row(steps: int | None) -> Row | None:
     """The PiXL row (eq. 17, a switch alone or all switches) with the highest mean mIoU over the
     study's five seeds, whatever ``--seeds`` a sitting trains; None until every candidate has all
     of them stored (no choice on partial evidence)."""
-    store = load_store()
     means = {}
     for label in BEST_CANDIDATES:
-        keys = [run_of(ROWS[label], s, steps).key for s in SEEDS]
-        if not all(k in store for k in keys):
+        entries = stored(label, SEEDS, steps)
+        if len(entries) < len(SEEDS):
             return None
-        means[label] = statistics.fmean(store[k]["miou"] for k in keys)
+        means[label] = statistics.fmean(e["miou"] for e in entries.values())
     return ROWS[max(means, key=means.__getitem__)]
 
 
@@ -420,6 +419,7 @@ def part_seeds(part: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
 def render(args: argparse.Namespace) -> str:
     derived = derived_rows(args.steps)
     best = best_row(args.steps)
+    deeplab = [*PARTS["uda"], *PARTS["switches-a"], *PARTS["switches-b"], ALL_SWITCHES]
     body = (
         "TexScapes synth -> photo, ImageNet EfficientNet-Lite0 (offline package weights), 400 "
         "steps, 192-px crops, batch 4 + 4, PiXL from step 0 (`texscapes/*` configs). Each row "
@@ -434,11 +434,7 @@ def render(args: argparse.Namespace) -> str:
         "prototype of its pseudo-label, so this is the share pulled the right way; a proxy: "
         "training uses the teacher on mixed crops).\n\n"
         "### UDA on DeepLabV3+: eq. (17), the lineage switches, every pixel an anchor\n\n"
-        + rows_table(
-            [*PARTS["uda"], *PARTS["switches-a"], *PARTS["switches-b"], ALL_SWITCHES],
-            args.seeds,
-            args.steps,
-        )
+        + rows_table(deeplab, args.seeds, args.steps)
         + "\n\n### UDA on HRDA (Table 5)\n\n"
         + rows_table(list(PARTS["hrda"]), args.seeds, args.steps)
     )
@@ -454,41 +450,21 @@ def render(args: argparse.Namespace) -> str:
             body += f"\n\n### {part} (best switches)\n\n" + rows_table(
                 [r.label for r in rows], part_seeds(part, args.seeds), args.steps
             )
-    # The best row's TexScapes rows join the per-class and late tables (DigitScenes has its own
-    # classes, and its rows are in their part's table above).
-    texscapes_derived = [
-        r.label for part, rows in derived.items() if part != "digits" for r in rows
+    # The per-class and late tables cover every TexScapes row; DigitScenes has its own classes,
+    # and its rows are in their part's table above.
+    texscapes = [
+        *deeplab,
+        *PARTS["hrda"],
+        *(r.label for part, rows in derived.items() if part != "digits" for r in rows),
     ]
     body += (
         "\n\n### Per class: mean paired IoU difference with the reference row, points\n\n"
-        + per_class_table(
-            [
-                *PARTS["uda"],
-                *PARTS["switches-a"],
-                *PARTS["switches-b"],
-                ALL_SWITCHES,
-                *PARTS["hrda"],
-                *texscapes_derived,
-            ],
-            args.seeds,
-            args.steps,
-        )
+        + per_class_table(texscapes, args.seeds, args.steps)
     )
     body += (
         "\n\n### Late-run statistics\n\nMean over the last quarter of the logged steps, over "
         "seeds; PiXL terms weighted as added to the loss.\n\n"
-        + late_stats_table(
-            [
-                *PARTS["uda"],
-                *PARTS["switches-a"],
-                *PARTS["switches-b"],
-                ALL_SWITCHES,
-                *PARTS["hrda"],
-                *texscapes_derived,
-            ],
-            args.seeds,
-            args.steps,
-        )
+        + late_stats_table(texscapes, args.seeds, args.steps)
     )
     return body
 
