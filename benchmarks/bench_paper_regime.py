@@ -14,6 +14,7 @@ finishes: the run folders themselves are not kept). Every invocation re-renders
     .venv/bin/python benchmarks/bench_paper_regime.py --part switches-a # cell purity, head
     .venv/bin/python benchmarks/bench_paper_regime.py --part switches-b # teacher BN, every pixel
     .venv/bin/python benchmarks/bench_paper_regime.py --part all-switches # the three together
+    .venv/bin/python benchmarks/bench_paper_regime.py --part anchors-random # count-matched control
     .venv/bin/python benchmarks/bench_paper_regime.py --part hrda       # Table 5 on HRDA
     .venv/bin/python benchmarks/bench_paper_regime.py --part temperature # T 0.1 on the best row
     .venv/bin/python benchmarks/bench_paper_regime.py --part ssl        # also: supervised, eta, digits
@@ -67,6 +68,7 @@ class Row:
 
 BASE = "UDA baseline (self-training + ClassMix + FD), DeepLabV3+"
 PIXL = "+ PiXL as eq. (17): drift anchors, weight 1, T 1"
+RANDOM_ANCHORS = "random anchors, as many as the drift pixels (count-matched control)"
 ROWS = {
     row.label: row
     for row in (
@@ -86,6 +88,9 @@ ROWS = {
             ("pixl.anchors=all",),
             PIXL,
         ),
+        # The count-matched control: eq. (17)'s prototypes and anchor count, anchors drawn at
+        # random; separates "which anchors" (vs eq. 17) from "how many" (vs every pixel).
+        Row(RANDOM_ANCHORS, "texscapes/uda_pixl", ("pixl.anchors=random",), PIXL),
     )
 }
 # HRDA (DAFormer decoder on the same encoder, context at 0.5, detail crop 0.5): Table 5's rows.
@@ -122,6 +127,7 @@ PARTS: dict[str, tuple[str, ...]] = {
         "every pixel an anchor (no joint/drift split)",
     ),
     "all-switches": (ALL_SWITCHES,),
+    "anchors-random": (RANDOM_ANCHORS,),
     "hrda": (HRDA_BASE, HRDA_DRIFT, HRDA_FULL),
 }
 # Parts whose rows carry the best DeepLabV3+ PiXL row's switches (decided from the store).
@@ -419,7 +425,13 @@ def part_seeds(part: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
 def render(args: argparse.Namespace) -> str:
     derived = derived_rows(args.steps)
     best = best_row(args.steps)
-    deeplab = [*PARTS["uda"], *PARTS["switches-a"], *PARTS["switches-b"], ALL_SWITCHES]
+    deeplab = [
+        *PARTS["uda"],
+        *PARTS["switches-a"],
+        *PARTS["switches-b"],
+        *PARTS["anchors-random"],
+        ALL_SWITCHES,
+    ]
     body = (
         "TexScapes synth -> photo, ImageNet EfficientNet-Lite0 (offline package weights), 400 "
         "steps, 192-px crops, batch 4 + 4, PiXL from step 0 (`texscapes/*` configs). Each row "
@@ -433,7 +445,8 @@ def render(args: argparse.Namespace) -> str:
         "predicted class is the ground truth's (on target a drift anchor is pulled towards the "
         "prototype of its pseudo-label, so this is the share pulled the right way; a proxy: "
         "training uses the teacher on mixed crops).\n\n"
-        "### UDA on DeepLabV3+: eq. (17), the lineage switches, every pixel an anchor\n\n"
+        "### UDA on DeepLabV3+: eq. (17), the lineage switches, every pixel an anchor, random "
+        "anchors\n\n"
         + rows_table(deeplab, args.seeds, args.steps)
         + "\n\n### UDA on HRDA (Table 5)\n\n"
         + rows_table(list(PARTS["hrda"]), args.seeds, args.steps)

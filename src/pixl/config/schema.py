@@ -34,7 +34,7 @@ PiXLGroup = Literal["per_pass", "joint"]
 PiXLMixedWeighting = Literal["none", "pseudo"]
 EtaOrigin = Literal["step0", "start_step"]
 PiXLProjection = Literal["none", "head"]
-PiXLAnchors = Literal["drift", "all"]
+PiXLAnchors = Literal["drift", "all", "random"]
 TeacherNorm = Literal["eval", "train"]
 
 
@@ -139,7 +139,9 @@ class PiXLConfig(Section):
     anchors: PiXLAnchors = "drift"
     """``drift`` (default, the paper): joint pixels make the prototypes, drift pixels are the
     anchors; ``all``: the symmetric ablation (CLUDA-like pixel contrast), every valid pixel is a
-    prototype source and an anchor, no joint/drift split."""
+    prototype source and an anchor, no joint/drift split; ``random``: the count-matched control,
+    the paper's prototypes, but the pulled pixels are a random subset of each image's valid pixels,
+    as many as its drift pixels (separates "which anchors" from "how many")."""
 
     @model_validator(mode="after")
     def _projection_needs_pixl(self) -> PiXLConfig:

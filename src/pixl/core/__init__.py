@@ -9,7 +9,7 @@ from pixl.core.constants import IGNORE_INDEX
 from pixl.core.entropy import pixel_entropy
 from pixl.core.labels import labels_to_feature_resolution
 from pixl.core.loss import PiXLLoss, PiXLResult, PiXLStats, pixl_loss, pixl_loss_with_stats
-from pixl.core.partition import masked_quantile, partition_pixels
+from pixl.core.partition import masked_quantile, partition_pixels, random_subset
 from pixl.core.prototypes import class_feature_sums, normalise_prototypes
 from pixl.core.schedule import eta_at
 from pixl.core.selection import median_of_present, select_from_low
@@ -30,5 +30,6 @@ __all__ = [
     "pixel_entropy",
     "pixl_loss",
     "pixl_loss_with_stats",
+    "random_subset",
     "select_from_low",
 ]

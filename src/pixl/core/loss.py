@@ -13,16 +13,18 @@ from pixl.core.alignment import drift_alignment_terms
 from pixl.core.checks import check_eta, check_resolution, check_temperature
 from pixl.core.constants import IGNORE_INDEX
 from pixl.core.entropy import pixel_entropy
-from pixl.core.partition import masked_quantile
+from pixl.core.partition import masked_quantile, random_subset
 from pixl.core.prototypes import class_feature_sums, normalise_prototypes
 from pixl.core.selection import select_from_low
 
 Resolution = tuple[Tensor, Tensor, Tensor]
 """``(features [B,D,h,w], logits [B,C,h,w], labels [B,h,w])`` at one resolution."""
-Anchors = Literal["drift", "all"]
+Anchors = Literal["drift", "all", "random"]
 """``drift``: the paper (joint pixels make prototypes, drift pixels are pulled); ``all``: the
-symmetric ablation, every valid pixel makes the prototypes and is pulled."""
-ANCHORS: tuple[Anchors, ...] = ("drift", "all")
+symmetric ablation, every valid pixel makes the prototypes and is pulled; ``random``: the
+count-matched control, joint pixels make the prototypes and a random subset of each image's valid
+pixels, as many as its drift pixels, is pulled."""
+ANCHORS: tuple[Anchors, ...] = ("drift", "all", "random")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,13 @@ def _pixl_loss(
         threshold = masked_quantile(entropy, valid, 1.0 - eta)[:, None]
         joint = [r.valid & (r.entropy < threshold) for r in resolutions]
         drift = [r.valid & (r.entropy >= threshold) for r in resolutions]
+        if anchors == "random":
+            # Same count per image as the drift set, drawn over all its valid pixels of both
+            # resolutions pooled, whatever their entropy: "which anchors" without "how many".
+            counts = sum(d.sum(dim=1) for d in drift)
+            pooled = random_subset(valid, counts)
+            sizes = [r.valid.shape[1] for r in resolutions]
+            drift = list(pooled.split(sizes, dim=1))
 
     # Eq. (10), (13): prototypes from detached joint features (the asymmetric stop-gradient).
     sums, counts = zip(
@@ -239,7 +248,10 @@ def pixl_loss(
     ``anchors="all"`` is the symmetric ablation (pixel contrast with every pixel an anchor, as
     CLUDA): no entropy split (``eta`` is not used), prototypes are the normalised class means of
     all valid pixels (still adaptively selected, still without gradient) and every valid pixel is
-    pulled to its class's prototype.
+    pulled to its class's prototype. ``anchors="random"`` is the count-matched control: the
+    paper's split and prototypes, but the pulled pixels are a uniformly random subset of each
+    image's valid pixels (both resolutions pooled), as many as its drift pixels; it draws from
+    torch's global generator.
 
     Shape: low/high = (features [B,D,h,w], logits [B,C,h,w], labels [B,h,w]) -> [] (scalar)
     """

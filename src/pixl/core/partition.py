@@ -32,6 +32,30 @@ def masked_quantile(values: Tensor, valid: Tensor, q: float) -> Tensor:
     return torch.where(count > 0, threshold, inf)
 
 
+def random_subset(
+    valid: Tensor, counts: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """Per row, a uniformly random subset of the valid entries, ``counts[b]`` of them.
+
+    Used by the count-matched control of the anchors (``anchors="random"``): as many anchors as
+    the entropy split's drift pixels, drawn without regard to entropy.
+
+    Shape: valid [B, N] (bool), counts [B] (int, at most each row's valid count) -> [B, N] (bool)
+    """
+    if valid.dim() != 2 or counts.shape != valid.shape[:1]:
+        raise ValueError(
+            f"random_subset: expected valid [B, N] and counts [B], got {tuple(valid.shape)} and "
+            f"{tuple(counts.shape)}"
+        )
+    if bool((counts > valid.sum(dim=1)).any()) or bool((counts < 0).any()):
+        raise ValueError("random_subset: counts must lie between 0 and each row's valid count")
+    scores = torch.rand(valid.shape, generator=generator, device=valid.device)
+    # Invalid entries rank last (scores lie in [0, 1)); the first counts[b] ranks are taken.
+    scores = torch.where(valid, scores, torch.full_like(scores, -1.0))
+    ranks = scores.argsort(dim=1, descending=True).argsort(dim=1)
+    return valid & (ranks < counts[:, None])
+
+
 def partition_pixels(entropy: Tensor, eta: float) -> Tensor:
     """Split pixels by the entropy quantile: True = joint (``h < t``), False = drift (``h >= t``).
 
