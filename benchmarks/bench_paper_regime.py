@@ -21,7 +21,9 @@ finishes: the run folders themselves are not kept). Every invocation re-renders
     .venv/bin/python benchmarks/bench_paper_regime.py --part render     # no training
     .venv/bin/python benchmarks/bench_paper_regime.py --quick           # one pair, 60 steps
 
-``--seeds`` picks seeds (default 0-4); a part skips runs already stored.
+``--seeds`` picks seeds (default 0-4); a part skips runs already stored. ``--max-runs N`` trains
+only the first N runs not stored yet (in row order, then seed order), so a long part such as
+``eta`` (25 HRDA runs) splits into sittings of an hour: rerun the same command until it trains none.
 """
 
 from __future__ import annotations
@@ -217,6 +219,13 @@ def stored(label: str, seeds: tuple[int, ...], steps: int | None) -> dict[int, d
 
 def runs_of(labels: tuple[str, ...], seeds: tuple[int, ...], steps: int | None) -> list[Run]:
     return [run_of(ROWS[label], seed, steps) for label in labels for seed in seeds]
+
+
+def first_unstored(runs: list[Run], stored_keys: Iterable[str], limit: int | None) -> list[Run]:
+    """The first ``limit`` runs (all when None) whose key is not stored yet, in the given order."""
+    keys = set(stored_keys)
+    todo = [run for run in runs if run.key not in keys]
+    return todo if limit is None else todo[:limit]
 
 
 def add_features(runs: list[Run]) -> None:
@@ -503,7 +512,12 @@ def main() -> None:
     parser.add_argument("--output-dir", default="runs/paper_regime")
     parser.add_argument("--rerun", action="store_true", help="retrain runs already stored")
     parser.add_argument("--store", type=Path, default=STORE, help="where finished runs are kept")
+    parser.add_argument(
+        "--max-runs", type=int, default=None, help="train at most N runs not stored yet"
+    )
     args = parser.parse_args()
+    if args.max_runs is not None and args.max_runs < 1:
+        parser.error(f"--max-runs must be at least 1, got {args.max_runs}")
     args.seeds = tuple(args.seeds)
     args.steps = None
     parts = args.part or []
@@ -526,6 +540,9 @@ def main() -> None:
     pending: list[Run] = []
 
     def flush() -> int:
+        if args.max_runs is not None and not args.rerun:
+            budget = args.max_runs - trained
+            pending[:] = first_unstored(pending, load_store(), max(budget, 0))
         if not pending:
             return 0
         execute(pending, args)

@@ -78,3 +78,13 @@ def test_best_rows_differ_from_their_baseline_only_in_pixl(store):
     ]
     assert all(study.ROWS[r.label] == r for rows in derived.values() for r in rows)  # registered
     assert study.part_seeds("digits", study.SEEDS) == (0, 1, 2)
+
+
+def test_max_runs_takes_the_first_runs_not_stored_in_order():
+    rows = [study.ROWS[label] for label in study.PARTS["hrda"]]
+    runs = [study.run_of(row, seed, None) for row in rows for seed in (0, 1)]
+    stored = {runs[0].key, runs[2].key}
+    assert study.first_unstored(runs, stored, 2) == [runs[1], runs[3]]
+    assert study.first_unstored(runs, stored, None) == [runs[1], *runs[3:]]
+    assert study.first_unstored(runs, stored, 0) == []
+    assert study.first_unstored(runs, {r.key for r in runs}, 4) == []
