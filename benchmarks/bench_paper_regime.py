@@ -22,7 +22,7 @@ finishes: the run folders themselves are not kept). Every invocation re-renders
     .venv/bin/python benchmarks/bench_paper_regime.py --quick           # one pair, 60 steps
 
 ``--seeds`` picks seeds (default 0-4); a part skips runs already stored. ``--max-runs N`` trains
-only the first N runs not stored yet (in row order, then seed order), so a long part such as
+only the first N runs it would train (in row order, then seed order), so a long part such as
 ``eta`` (25 HRDA runs) splits into sittings of an hour: rerun the same command until it trains none.
 """
 
@@ -219,13 +219,6 @@ def stored(label: str, seeds: tuple[int, ...], steps: int | None) -> dict[int, d
 
 def runs_of(labels: tuple[str, ...], seeds: tuple[int, ...], steps: int | None) -> list[Run]:
     return [run_of(ROWS[label], seed, steps) for label in labels for seed in seeds]
-
-
-def first_unstored(runs: list[Run], stored_keys: Iterable[str], limit: int | None) -> list[Run]:
-    """The first ``limit`` runs (all when None) whose key is not stored yet, in the given order."""
-    keys = set(stored_keys)
-    todo = [run for run in runs if run.key not in keys]
-    return todo if limit is None else todo[:limit]
 
 
 def add_features(runs: list[Run]) -> None:
@@ -513,7 +506,7 @@ def main() -> None:
     parser.add_argument("--rerun", action="store_true", help="retrain runs already stored")
     parser.add_argument("--store", type=Path, default=STORE, help="where finished runs are kept")
     parser.add_argument(
-        "--max-runs", type=int, default=None, help="train at most N runs not stored yet"
+        "--max-runs", type=int, default=None, help="train at most N runs in this sitting"
     )
     args = parser.parse_args()
     if args.max_runs is not None and args.max_runs < 1:
@@ -540,9 +533,6 @@ def main() -> None:
     pending: list[Run] = []
 
     def flush() -> int:
-        if args.max_runs is not None and not args.rerun:
-            budget = args.max_runs - trained
-            pending[:] = first_unstored(pending, load_store(), max(budget, 0))
         if not pending:
             return 0
         execute(pending, args)

@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -110,15 +111,25 @@ def finished_seconds(run_dir: Path) -> float | None:
     return rows[-1]["time"] - (run_dir / "config.yaml").stat().st_mtime
 
 
+def runs_to_train(
+    runs: list[Run], stored: Iterable[str], done: set[str], rerun: bool, limit: int | None = None
+) -> list[Run]:
+    """The runs a call of ``execute`` trains, in the given order: each key once, none trained
+    earlier in the sitting (``done``), none stored unless ``rerun``; with ``limit``, only as many
+    as keep the sitting's total (``done`` included) at most ``limit``."""
+    keys = set(stored)
+    todo = list(
+        {r.key: r for r in runs if r.key not in done and (rerun or r.key not in keys)}.values()
+    )
+    return todo if limit is None else todo[: max(limit - len(done), 0)]
+
+
 def execute(runs: list[Run], args: argparse.Namespace) -> dict[str, dict]:
-    """Train the runs not stored yet (``--jobs`` at a time) and return the store."""
+    """Train the runs not stored yet (``--jobs`` at a time, at most ``args.max_runs`` in the
+    sitting when the script has that option) and return the store."""
     store = load_store()
     done = getattr(args, "trained_keys", set())  # trained in this sitting: never twice
-    todo = list(
-        {
-            r.key: r for r in runs if r.key not in done and (args.rerun or r.key not in store)
-        }.values()
-    )
+    todo = runs_to_train(runs, store, done, args.rerun, getattr(args, "max_runs", None))
     args.trained = len(todo)  # what record() says this sitting did
     args.trained_keys = done | {r.key for r in todo}
     before = getattr(args, "stored_before", set())  # stored when the sitting began

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 # Plain imports: a file of this repository that fails to import must fail the test, not skip it.
 import bench_paper_regime as study
 from ablations import store as run_store
+from ablations.runner import runs_to_train
 from ablations.store import save_store
 
 
@@ -84,7 +85,11 @@ def test_max_runs_takes_the_first_runs_not_stored_in_order():
     rows = [study.ROWS[label] for label in study.PARTS["hrda"]]
     runs = [study.run_of(row, seed, None) for row in rows for seed in (0, 1)]
     stored = {runs[0].key, runs[2].key}
-    assert study.first_unstored(runs, stored, 2) == [runs[1], runs[3]]
-    assert study.first_unstored(runs, stored, None) == [runs[1], *runs[3:]]
-    assert study.first_unstored(runs, stored, 0) == []
-    assert study.first_unstored(runs, {r.key for r in runs}, 4) == []
+    assert runs_to_train(runs, stored, set(), False, 2) == [runs[1], runs[3]]
+    assert runs_to_train(runs, stored, set(), False, None) == [runs[1], *runs[3:]]
+    assert runs_to_train(runs, stored, set(), False, 0) == []
+    assert runs_to_train(runs, {r.key for r in runs}, set(), False, 4) == []
+    # Runs trained earlier in the sitting count against the limit and are never trained twice.
+    assert runs_to_train(runs, stored, {runs[1].key}, False, 2) == [runs[3]]
+    # With --rerun stored runs train again, still capped.
+    assert runs_to_train(runs, stored, set(), True, 2) == runs[:2]
