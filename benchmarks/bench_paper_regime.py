@@ -206,6 +206,17 @@ def best_rows(best: Row, part: str) -> list[Row]:
     ]
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (as the committed store does),
+    else absolute (a ``--store`` or ``--output-dir`` elsewhere)."""
+    resolved = path.resolve()
+    return (
+        str(resolved.relative_to(BENCH.parent))
+        if resolved.is_relative_to(BENCH.parent)
+        else str(resolved)
+    )
+
+
 def run_of(row: Row, seed: int, steps: int | None) -> Run:
     return Run(row.label, row.config, row.overrides, seed, steps, stage="texscapes")
 
@@ -527,18 +538,15 @@ def main() -> None:
     if not is_prepared("texscapes", root):
         prepare_dataset("texscapes", root)
     start = time.perf_counter()
-    trained = 0
     # Runs of consecutive parts share one pool, so an odd count in one part leaves no core idle;
     # a part on the best row waits for them only when they may decide the best row.
     pending: list[Run] = []
 
-    def flush() -> int:
-        if not pending:
-            return 0
-        execute(pending, args)
-        add_features(pending)
-        pending.clear()
-        return args.trained
+    def flush() -> None:
+        if pending:
+            execute(pending, args)
+            add_features(pending)
+            pending.clear()
 
     for part in parts:
         if part == "render":
@@ -547,7 +555,7 @@ def main() -> None:
         if part in BEST_PARTS:
             rows = derived_rows(args.steps).get(part)
             if rows is None:  # the pending runs may complete the candidates
-                trained += flush()
+                flush()
                 rows = derived_rows(args.steps).get(part)
             if rows is None:
                 parser.error(
@@ -560,13 +568,14 @@ def main() -> None:
         if part == "digits" and not is_prepared("digits", Path("data/digits")):
             prepare_dataset("digits", Path("data/digits"))
         pending += runs_of(labels, part_seeds(part, args.seeds), args.steps)
-    trained += flush()
+    flush()
     # Runs stored by an older version of this script, whose folders are still here, get theirs.
     derived_rows(args.steps)
     add_features(runs_of(tuple(ROWS), args.seeds, args.steps))
     minutes = (time.perf_counter() - start) / 60
     body = render(args)
-    store_name = args.store.resolve().relative_to(BENCH.parent)
+    trained = len(getattr(args, "trained_keys", ()))  # execute() records each run it trains
+    store_name = display_path(args.store)
     if trained:
         sitting = (
             f"This sitting ({', '.join(parts)}) trained {trained} runs in {minutes:.1f} min, "

@@ -93,3 +93,9 @@ def test_max_runs_takes_the_first_runs_not_stored_in_order():
     assert runs_to_train(runs, stored, {runs[1].key}, False, 2) == [runs[3]]
     # With --rerun stored runs train again, still capped.
     assert runs_to_train(runs, stored, set(), True, 2) == runs[:2]
+
+
+def test_a_store_outside_the_repository_is_named_by_its_absolute_path(tmp_path) -> None:
+    # A --store / --output-dir outside the checkout once crashed the results header after the runs.
+    assert study.display_path(tmp_path / "store.json") == str((tmp_path / "store.json").resolve())
+    assert study.display_path(study.STORE) == "benchmarks/paper_regime_runs.json"
