@@ -120,6 +120,12 @@ ROWS[ALL_SWITCHES] = Row(
     tuple(o for label in SWITCH_ROWS for o in ROWS[label].overrides),
     PIXL,
 )
+# Supervised training's pair with PiXL as eq. (17) itself (no switch): the best-switch row
+# (`--part supervised`) changes PiXL and the head together; this row tells them apart.
+SUPERVISED_BASE = "supervised baseline (all photo labels)"
+SUPERVISED_EQ17 = "supervised + PiXL as eq. (17) (no switch)"
+ROWS[SUPERVISED_BASE] = Row(SUPERVISED_BASE, "texscapes/oracle")
+ROWS[SUPERVISED_EQ17] = Row(SUPERVISED_EQ17, "texscapes/supervised_pixl", (), SUPERVISED_BASE)
 ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)  # Table 6's quantiles (eta_start; eta_end stays 0.001)
 PARTS: dict[str, tuple[str, ...]] = {
     "uda": (BASE, PIXL),
@@ -131,6 +137,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "all-switches": (ALL_SWITCHES,),
     "anchors-random": (RANDOM_ANCHORS,),
     "hrda": (HRDA_BASE, HRDA_DRIFT, HRDA_FULL),
+    "supervised-eq17": (SUPERVISED_BASE, SUPERVISED_EQ17),
 }
 # Parts whose rows carry the best DeepLabV3+ PiXL row's switches (decided from the store).
 BEST_PARTS = ("temperature", "ssl", "supervised", "digits", "eta")
@@ -180,8 +187,8 @@ def best_rows(best: Row, part: str) -> list[Row]:
             "texscapes/ssl_1_30_pixl",
         ),
         "supervised": (
-            "supervised baseline (all photo labels)",
-            "texscapes/oracle",
+            SUPERVISED_BASE,
+            ROWS[SUPERVISED_BASE].config,
             "texscapes/supervised_pixl",
         ),
         "digits": (
@@ -463,6 +470,8 @@ def render(args: argparse.Namespace) -> str:
         + rows_table(deeplab, args.seeds, args.steps)
         + "\n\n### UDA on HRDA (Table 5)\n\n"
         + rows_table(list(PARTS["hrda"]), args.seeds, args.steps)
+        + "\n\n### Supervised, PiXL as eq. (17) without switches\n\n"
+        + rows_table(list(PARTS["supervised-eq17"]), args.seeds, args.steps)
     )
     if best is None:
         body += (
@@ -481,6 +490,7 @@ def render(args: argparse.Namespace) -> str:
     texscapes = [
         *deeplab,
         *PARTS["hrda"],
+        SUPERVISED_EQ17,
         *(r.label for part, rows in derived.items() if part != "digits" for r in rows),
     ]
     body += (

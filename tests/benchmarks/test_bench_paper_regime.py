@@ -99,3 +99,19 @@ def test_a_store_outside_the_repository_is_named_by_its_absolute_path(tmp_path) 
     # A --store / --output-dir outside the checkout once crashed the results header after the runs.
     assert study.display_path(tmp_path / "store.json") == str((tmp_path / "store.json").resolve())
     assert study.display_path(study.STORE) == "benchmarks/paper_regime_runs.json"
+
+
+def test_supervised_eq17_shares_its_baseline_runs_with_the_best_switch_pair(store):
+    means = {label: [0.5] * 5 for label in study.BEST_CANDIDATES}
+    means["PiXL + projection head"] = [0.7] * 5
+    store(means)
+    baseline, best = study.derived_rows(None)["supervised"]
+    eq17 = study.ROWS[study.SUPERVISED_EQ17]
+    assert eq17.reference == baseline.label
+    # Same config and overrides: the stored baseline runs are reused, never trained twice.
+    assert (
+        study.run_of(study.ROWS[eq17.reference], 0, None).key == study.run_of(baseline, 0, None).key
+    )
+    # The two PiXL rows differ only in the best row's switch (the head).
+    assert eq17.config == best.config and best.overrides == ("pixl.projection=head",)
+    assert eq17.overrides == ()
