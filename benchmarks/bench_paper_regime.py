@@ -16,6 +16,7 @@ finishes: the run folders themselves are not kept). Every invocation re-renders
     .venv/bin/python benchmarks/bench_paper_regime.py --part all-switches # the three together
     .venv/bin/python benchmarks/bench_paper_regime.py --part anchors-random # count-matched control
     .venv/bin/python benchmarks/bench_paper_regime.py --part hrda       # Table 5 on HRDA
+    .venv/bin/python benchmarks/bench_paper_regime.py --part supervised-eq17 # no head
     .venv/bin/python benchmarks/bench_paper_regime.py --part temperature # T 0.1 on the best row
     .venv/bin/python benchmarks/bench_paper_regime.py --part ssl        # also: supervised, eta, digits
     .venv/bin/python benchmarks/bench_paper_regime.py --part render     # no training
