@@ -17,6 +17,7 @@ finishes: the run folders themselves are not kept). Every invocation re-renders
     .venv/bin/python benchmarks/bench_paper_regime.py --part anchors-random # count-matched control
     .venv/bin/python benchmarks/bench_paper_regime.py --part hrda       # Table 5 on HRDA
     .venv/bin/python benchmarks/bench_paper_regime.py --part supervised-eq17 # no head
+    .venv/bin/python benchmarks/bench_paper_regime.py --part ssl-eq17   # no head
     .venv/bin/python benchmarks/bench_paper_regime.py --part temperature # T 0.1 on the best row
     .venv/bin/python benchmarks/bench_paper_regime.py --part ssl        # also: supervised, eta, digits
     .venv/bin/python benchmarks/bench_paper_regime.py --part render     # no training
@@ -121,12 +122,16 @@ ROWS[ALL_SWITCHES] = Row(
     tuple(o for label in SWITCH_ROWS for o in ROWS[label].overrides),
     PIXL,
 )
-# Supervised training's pair with PiXL as eq. (17) itself (no switch): the best-switch row
-# (`--part supervised`) changes PiXL and the head together; this row tells them apart.
+# Supervised and SSL pairs with PiXL as eq. (17) itself (no switch): the best-switch rows
+# (`--part supervised`, `--part ssl`) change PiXL and the head together; these tell them apart.
 SUPERVISED_BASE = "supervised baseline (all photo labels)"
 SUPERVISED_EQ17 = "supervised + PiXL as eq. (17) (no switch)"
+SSL_BASE = "SSL 1/30 baseline (mean teacher + ClassMix)"
+SSL_EQ17 = "SSL 1/30 + PiXL as eq. (17) (no switch)"
 ROWS[SUPERVISED_BASE] = Row(SUPERVISED_BASE, "texscapes/oracle")
 ROWS[SUPERVISED_EQ17] = Row(SUPERVISED_EQ17, "texscapes/supervised_pixl", (), SUPERVISED_BASE)
+ROWS[SSL_BASE] = Row(SSL_BASE, "texscapes/ssl_1_30_baseline")
+ROWS[SSL_EQ17] = Row(SSL_EQ17, "texscapes/ssl_1_30_pixl", (), SSL_BASE)
 ETAS = (0.1, 0.2, 0.4, 0.6, 0.8)  # Table 6's quantiles (eta_start; eta_end stays 0.001)
 PARTS: dict[str, tuple[str, ...]] = {
     "uda": (BASE, PIXL),
@@ -139,6 +144,7 @@ PARTS: dict[str, tuple[str, ...]] = {
     "anchors-random": (RANDOM_ANCHORS,),
     "hrda": (HRDA_BASE, HRDA_DRIFT, HRDA_FULL),
     "supervised-eq17": (SUPERVISED_BASE, SUPERVISED_EQ17),
+    "ssl-eq17": (SSL_BASE, SSL_EQ17),
 }
 # Parts whose rows carry the best DeepLabV3+ PiXL row's switches (decided from the store).
 BEST_PARTS = ("temperature", "ssl", "supervised", "digits", "eta")
@@ -183,8 +189,8 @@ def best_rows(best: Row, part: str) -> list[Row]:
         ]
     pairs = {
         "ssl": (
-            "SSL 1/30 baseline (mean teacher + ClassMix)",
-            "texscapes/ssl_1_30_baseline",
+            SSL_BASE,
+            ROWS[SSL_BASE].config,
             "texscapes/ssl_1_30_pixl",
         ),
         "supervised": (
@@ -471,8 +477,8 @@ def render(args: argparse.Namespace) -> str:
         + rows_table(deeplab, args.seeds, args.steps)
         + "\n\n### UDA on HRDA (Table 5)\n\n"
         + rows_table(list(PARTS["hrda"]), args.seeds, args.steps)
-        + "\n\n### Supervised, PiXL as eq. (17) without switches\n\n"
-        + rows_table(list(PARTS["supervised-eq17"]), args.seeds, args.steps)
+        + "\n\n### Supervised and SSL 1/30, PiXL as eq. (17) without switches\n\n"
+        + rows_table([*PARTS["supervised-eq17"], *PARTS["ssl-eq17"]], args.seeds, args.steps)
     )
     if best is None:
         body += (
@@ -492,6 +498,7 @@ def render(args: argparse.Namespace) -> str:
         *deeplab,
         *PARTS["hrda"],
         SUPERVISED_EQ17,
+        SSL_EQ17,
         *(r.label for part, rows in derived.items() if part != "digits" for r in rows),
     ]
     body += (
