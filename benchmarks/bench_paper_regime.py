@@ -188,15 +188,11 @@ def best_rows(best: Row, part: str) -> list[Row]:
             for eta in ETAS
         ]
     pairs = {
-        "ssl": (
-            SSL_BASE,
-            ROWS[SSL_BASE].config,
-            "texscapes/ssl_1_30_pixl",
-        ),
+        "ssl": (SSL_BASE, ROWS[SSL_BASE].config, ROWS[SSL_EQ17].config),
         "supervised": (
             SUPERVISED_BASE,
             ROWS[SUPERVISED_BASE].config,
-            "texscapes/supervised_pixl",
+            ROWS[SUPERVISED_EQ17].config,
         ),
         "digits": (
             "DigitScenes UDA baseline (from scratch)",

@@ -102,14 +102,14 @@ def test_a_store_outside_the_repository_is_named_by_its_absolute_path(tmp_path) 
 
 
 @pytest.mark.parametrize(
-    ("part", "label"), [("supervised", "SUPERVISED_EQ17"), ("ssl", "SSL_EQ17")]
+    ("part", "eq17_name"), [("supervised", "SUPERVISED_EQ17"), ("ssl", "SSL_EQ17")]
 )
-def test_eq17_rows_share_their_baseline_runs_with_the_best_switch_pair(store, part, label):
+def test_eq17_rows_share_their_baseline_runs_with_the_best_switch_pair(store, part, eq17_name):
     means = {label: [0.5] * 5 for label in study.BEST_CANDIDATES}
     means["PiXL + projection head"] = [0.7] * 5
     store(means)
     baseline, best = study.derived_rows(None)[part]
-    eq17 = study.ROWS[getattr(study, label)]
+    eq17 = study.ROWS[getattr(study, eq17_name)]
     assert eq17.reference == baseline.label
     # Same config and overrides: the stored baseline runs are reused, never trained twice.
     assert (
